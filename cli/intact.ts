@@ -1,0 +1,27 @@
+// The `intact` command: one program, a subcommand per role. Each area of the tree
+// registers its own subcommands, so this file only assembles them.
+import { Command, CommanderError } from 'commander';
+import { isIntactError } from '../shared/errors.js';
+import { registerLab } from '../lab/cli.js';
+
+const program = new Command();
+program
+  .name('intact')
+  .description('Keep TCP connections intact across server failures.')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerLab(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode;
+  } else if (isIntactError(e)) {
+    process.stderr.write(`intact: ${e.message} (${e.code})\n`);
+    process.exitCode = 1;
+  } else {
+    throw e;
+  }
+}
