@@ -1,0 +1,66 @@
+// Failure detection over several paths, as a pure object: beats and time in,
+// verdicts out. The peer is dead only when EVERY path has been silent for the dead
+// time (rule 6: one speaker for the VIP; a cut link alone is not a dead primary).
+
+export interface PathState {
+  name: string;
+  /** Last time (ms) a valid beat arrived on this path; undefined = never. */
+  lastHeard: number | undefined;
+}
+
+export type Verdict =
+  | { kind: 'alive'; at: number }
+  | { kind: 'dead'; at: number; silentMs: number; lastHeard: number }
+  | { kind: 'path-down'; path: string; at: number }
+  | { kind: 'path-up'; path: string; at: number };
+
+export class Detector {
+  readonly paths: PathState[];
+  private peerAlive = false;
+  private readonly pathUp = new Map<string, boolean>();
+
+  constructor(pathNames: readonly string[], readonly deadMs: number) {
+    this.paths = pathNames.map((name) => ({ name, lastHeard: undefined }));
+  }
+
+  get alive(): boolean {
+    return this.peerAlive;
+  }
+
+  /** A valid beat arrived on `path` at `now`. */
+  heard(path: string, now: number): Verdict[] {
+    const p = this.paths.find((x) => x.name === path);
+    if (!p) return [];
+    p.lastHeard = now;
+    const out: Verdict[] = [];
+    if (!this.pathUp.get(path)) {
+      this.pathUp.set(path, true);
+      out.push({ kind: 'path-up', path, at: now });
+    }
+    if (!this.peerAlive) {
+      this.peerAlive = true;
+      out.push({ kind: 'alive', at: now });
+    }
+    return out;
+  }
+
+  /** Judges at `now`. Call it only after pending beats were taken in (see worker). A
+   *  peer never heard from is not declared dead: it may not have started yet. */
+  check(now: number): Verdict[] {
+    const out: Verdict[] = [];
+    let newest: number | undefined;
+    for (const p of this.paths) {
+      if (p.lastHeard === undefined) continue;
+      if (newest === undefined || p.lastHeard > newest) newest = p.lastHeard;
+      if (this.pathUp.get(p.name) && now - p.lastHeard > this.deadMs) {
+        this.pathUp.set(p.name, false);
+        out.push({ kind: 'path-down', path: p.name, at: now });
+      }
+    }
+    if (this.peerAlive && newest !== undefined && now - newest > this.deadMs) {
+      this.peerAlive = false;
+      out.push({ kind: 'dead', at: now, silentMs: now - newest, lastHeard: newest });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,69 @@
+// The main thread's side of the heartbeat thread: events about the peer.
+import { EventEmitter } from 'node:events';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker.js';
+import { logger } from '../log.js';
+import type { HeartbeatWorkerData, WorkerEvent } from './worker.js';
+
+export type { HeartbeatPath } from './worker.js';
+
+export interface HeartbeatPeerEvents {
+  ready: [];
+  alive: [at: number];
+  dead: [at: number, silentMs: number, lastHeard: number];
+  'path-down': [path: string, at: number];
+  'path-up': [path: string, at: number];
+  refused: [path: string, reason: string];
+  error: [Error];
+}
+
+export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
+  private worker: Worker | undefined;
+  private readonly log = logger('heartbeat');
+  readonly refusedCount = new Map<string, number>();
+
+  constructor(private readonly data: HeartbeatWorkerData) {
+    super();
+  }
+
+  start(): this {
+    const w = startWorker(new URL('./worker.js', import.meta.url), { workerData: this.data });
+    this.worker = w;
+    w.on('message', (e: WorkerEvent) => this.onEvent(e));
+    w.on('error', (e) => this.emit('error', e));
+    return this;
+  }
+
+  /** Stop beating at once (a primary that lost its VIP to another host). */
+  silence(): void {
+    this.worker?.postMessage({ cmd: 'silence' });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+
+  private onEvent(e: WorkerEvent): void {
+    switch (e.kind) {
+      case 'ready': this.emit('ready'); break;
+      case 'alive': this.emit('alive', e.at); break;
+      case 'dead': this.emit('dead', e.at, e.silentMs, e.lastHeard); break;
+      case 'path-down': this.emit('path-down', e.path, e.at); break;
+      case 'path-up': this.emit('path-up', e.path, e.at); break;
+      case 'refused': {
+        const n = (this.refusedCount.get(e.reason) ?? 0) + 1;
+        this.refusedCount.set(e.reason, n);
+        if (n === 1 || n % 1000 === 0) this.log.warn({ path: e.path, reason: e.reason, count: n }, 'heartbeat refused');
+        this.emit('refused', e.path, e.reason);
+        break;
+      }
+      case 'error': {
+        const err = Object.assign(new Error(`heartbeat path ${e.path}: ${e.message}`), { code: e.code ?? 'ERR_INTACT_HEARTBEAT' });
+        this.emit('error', err);
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+// The heartbeat thread. It has an event loop of its own, so a primary whose main
+// thread is busy (a long batch, a slow application callback, GC) still beats on time:
+// busy is not dead. Beats go out on every path; beats from the peer feed the Detector.
+import dgram from 'node:dgram';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Detector, type Verdict } from './detector.js';
+import { decodeBeat, encodeBeat, type Role } from './packet.js';
+
+export interface HeartbeatPath {
+  name: string;
+  localAddr: string;
+  port: number;
+  peerAddr: string;
+}
+
+export interface HeartbeatWorkerData {
+  keyHex: string;
+  vip: number;
+  role: Role;
+  paths: HeartbeatPath[];
+  intervalMs: number;
+  deadMs: number;
+}
+
+export type WorkerEvent =
+  | Verdict
+  | { kind: 'refused'; path: string; reason: string }
+  | { kind: 'error'; path: string; message: string; code?: string }
+  | { kind: 'ready' };
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across
+ *  processes on one host (the demo measures kill-to-detection with it). */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+function run(d: HeartbeatWorkerData): void {
+  const port = parentPort!;
+  const key = Buffer.from(d.keyHex, 'hex');
+  const detector = new Detector(d.paths.map((p) => p.name), d.deadMs);
+  const post = (e: WorkerEvent) => port.postMessage(e);
+  let seq = 0;
+  let silenced = false;
+  let bound = 0;
+
+  const sockets = d.paths.map((p) => {
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    s.on('error', (e: NodeJS.ErrnoException) => post({ kind: 'error', path: p.name, message: e.message, code: e.code }));
+    s.on('message', (msg, rinfo) => {
+      if (rinfo.address !== p.peerAddr) return post({ kind: 'refused', path: p.name, reason: `unknown-sender:${rinfo.address}` });
+      const b = decodeBeat(key, msg);
+      if ('refused' in b) return post({ kind: 'refused', path: p.name, reason: b.refused });
+      if (b.role === d.role || b.vip !== d.vip) return post({ kind: 'refused', path: p.name, reason: 'wrong-peer' });
+      for (const v of detector.heard(p.name, wallNow())) post(v);
+    });
+    s.bind(p.port, p.localAddr, () => {
+      if (++bound === d.paths.length) post({ kind: 'ready' });
+    });
+    return { path: p, socket: s };
+  });
+
+  const beat = () => {
+    if (silenced) return;
+    const msg = encodeBeat(key, { role: d.role, vip: d.vip, seq: seq++, sentAt: wallNow() });
+    for (const { path, socket } of sockets) socket.send(msg, path.port, path.peerAddr, () => undefined);
+  };
+  beat();
+  setInterval(beat, d.intervalMs);
+
+  // Judge after the poll phase (setImmediate), so beats that already arrived while
+  // this thread was held up are counted before silence is declared.
+  const checkEvery = Math.max(1, Math.min(d.intervalMs, d.deadMs / 4));
+  setInterval(() => setImmediate(() => {
+    for (const v of detector.check(wallNow())) post(v);
+  }), checkEvery);
+
+  port.on('message', (m: { cmd: string }) => {
+    if (m.cmd === 'silence') silenced = true;
+  });
+}
+
+if (parentPort && workerData) run(workerData as HeartbeatWorkerData);
