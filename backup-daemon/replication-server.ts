@@ -1,0 +1,147 @@
+// The backup's end of the replication link: a kernel TCP server (the thesis'
+// dedicated link). Each primary connects, proves it holds the shared key, and then
+// streams messages that its ReplicaStore applies in order; after every read the
+// backup confirms, in one message, everything applied so far (pipelined: the primary
+// never waits a round trip per segment). A malformed frame, a failed check or a
+// protocol violation ends that session with a logged reason; it never crashes.
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import { logger } from '../shared/log.js';
+import { Encoder, FrameDecoder } from '../shared/replication/codec.js';
+import { MsgType, type Message } from '../shared/replication/messages.js';
+import { challenge, newNonce, verifyHello, welcome } from '../shared/replication/auth.js';
+import { ReplicaStore, type StoreOptions } from './store.js';
+import { u32ToIpv4 } from '../shared/wire/addr.js';
+
+export interface ReplicationServerOptions {
+  host: string;
+  port: number;
+  key: Buffer;
+  store: StoreOptions;
+  /** VIPs this backup protects; a primary announcing another VIP is refused. */
+  vips: readonly number[];
+  helloTimeoutMs?: number;
+}
+
+export interface ReplicationServerEvents {
+  session: [vip: number];
+  'session-end': [vip: number, reason: string];
+  refused: [remote: string, reason: string];
+}
+
+export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
+  /** The replica of each primary, by VIP. Kept when a session ends: the primary may be
+   *  dead, and this is what the takeover rebuilds from. */
+  readonly stores = new Map<number, ReplicaStore>();
+  private readonly server: net.Server;
+  private readonly sessions = new Map<number, net.Socket>();
+  private readonly log = logger('replication');
+
+  constructor(private readonly opts: ReplicationServerOptions) {
+    super();
+    this.server = net.createServer((s) => this.accept(s));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Stop taking replication for `vip` (at takeover: the primary is dead to us). */
+  endSession(vip: number, reason: string): void {
+    const s = this.sessions.get(vip);
+    if (s) s.destroy();
+    this.sessions.delete(vip);
+    this.emit('session-end', vip, reason);
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) s.destroy();
+    this.server.close();
+  }
+
+  private accept(sock: net.Socket): void {
+    sock.setNoDelay(true);
+    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    const nonceB = newNonce();
+    const decoder = new FrameDecoder();
+    let store: ReplicaStore | undefined;
+    let vip = 0;
+    const refuse = (reason: string) => {
+      this.log.warn({ remote, reason }, 'replication peer refused');
+      this.emit('refused', remote, reason);
+      const e = new Encoder();
+      e.write({ type: MsgType.Refuse, reason });
+      sock.end(e.take());
+      sock.destroySoon();
+    };
+    const timer = setTimeout(() => refuse('hello-timeout'), this.opts.helloTimeoutMs ?? 2000);
+    const first = new Encoder();
+    first.write(challenge(nonceB));
+    sock.write(first.take());
+
+    sock.on('error', (e) => this.log.debug({ remote, err: e.message }, 'replication socket error'));
+    sock.on('close', () => {
+      clearTimeout(timer);
+      if (store && this.sessions.get(vip) === sock) {
+        this.sessions.delete(vip);
+        this.log.warn({ vip: u32ToIpv4(vip) }, 'replication session ended');
+        this.emit('session-end', vip, 'closed');
+      }
+    });
+    sock.on('data', (chunk: Buffer) => {
+      const { messages, error } = decoder.push(chunk);
+      for (const m of messages) {
+        if (!store) {
+          const r = this.handshake(m, nonceB);
+          if (typeof r === 'string') return refuse(r);
+          clearTimeout(timer);
+          vip = r;
+          this.sessions.get(vip)?.destroy();
+          store = new ReplicaStore(this.opts.store);
+          this.stores.set(vip, store);
+          this.sessions.set(vip, sock);
+          const w = new Encoder();
+          w.write(welcome(this.opts.key, (m as { nonce: Buffer }).nonce, nonceB));
+          sock.write(w.take());
+          this.log.info({ vip: u32ToIpv4(vip), remote }, 'replication session open');
+          this.emit('session', vip);
+          continue;
+        }
+        const err = store.apply(m);
+        if (err) return this.violation(sock, vip, `${err.reason}${err.conn !== undefined ? ` (conn ${err.conn})` : ''}`);
+      }
+      if (error) {
+        if (!store) return refuse(`decode:${error.reason}`);
+        return this.violation(sock, vip, `decode:${error.reason}`);
+      }
+      if (store && messages.length > 0) {
+        const c = new Encoder();
+        c.write({ type: MsgType.Confirm, upTo: store.applied });
+        sock.write(c.take());
+      }
+    });
+  }
+
+  private handshake(m: Message, nonceB: Buffer): number | string {
+    if (m.type !== MsgType.Hello) return `expected-hello:${m.type}`;
+    const v = verifyHello(this.opts.key, m, nonceB);
+    if (v !== 'ok') return v;
+    if (!this.opts.vips.includes(m.vip)) return `unknown-vip:${u32ToIpv4(m.vip)}`;
+    return m.vip;
+  }
+
+  private violation(sock: net.Socket, vip: number, reason: string): void {
+    // The replica stays: it is still everything confirmed so far, and the primary
+    // never relied on anything we did not confirm.
+    this.log.error({ vip: u32ToIpv4(vip), reason }, 'replication protocol violation: session dropped');
+    if (this.sessions.get(vip) === sock) this.sessions.delete(vip);
+    sock.destroy();
+    this.emit('session-end', vip, reason);
+  }
+}
