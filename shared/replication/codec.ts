@@ -5,6 +5,7 @@
 import {
   MAX_FRAME, MAC_BYTES, NONCE_BYTES, MsgType, type Message,
 } from './messages.js';
+import { STATES } from './states.js';
 
 export class DecodeError {
   constructor(readonly reason: string) {}
@@ -206,7 +207,7 @@ export function decodeBody(type: number, body: Buffer): Message | DecodeError {
       return { type, conn: body.readUInt32BE(0), seq: body.readUInt32BE(4), data: Buffer.from(body.subarray(8)) };
     case MsgType.Update: {
       if ((err = fixed(UPDATE_BODY))) return err;
-      if (body[4] > 9) return new DecodeError('bad-state');
+      if (body[4] >= STATES.length) return new DecodeError('bad-state');
       if (body[25] > 1) return new DecodeError('bad-fin-flag');
       return {
         type,

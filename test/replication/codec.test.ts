@@ -13,7 +13,7 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant(MsgType.Open as const), conn: u32, localAddr: u32, localPort: u16, remoteAddr: u32, remotePort: u16, iss: u32, irs: u32, mss: u16, sndWndShift: fc.integer({ min: 0, max: 14 }), rcvWndShift: fc.integer({ min: 0, max: 14 }), sackOk: fc.boolean(), tsOk: fc.boolean(), tsRecent: u32, tsLast: u32, sndWnd: u32 }),
   fc.record({ type: fc.constant(MsgType.RecvData as const), conn: u32, seq: u32, data: bytes(3000) }),
   fc.record({ type: fc.constant(MsgType.SendData as const), conn: u32, seq: u32, data: bytes(3000) }),
-  fc.record({ type: fc.constant(MsgType.Update as const), conn: u32, state: fc.integer({ min: 0, max: 9 }), sndUna: u32, sndWnd: u32, tsRecent: u32, tsLast: u32, finSeq: u32, finReceived: fc.boolean() }),
+  fc.record({ type: fc.constant(MsgType.Update as const), conn: u32, state: fc.integer({ min: 0, max: 10 }), sndUna: u32, sndWnd: u32, tsRecent: u32, tsLast: u32, finSeq: u32, finReceived: fc.boolean() }),
   fc.record({ type: fc.constant(MsgType.Checkpoint as const), conn: u32, consumed: u53, produced: u53, state: bytes(500) }),
   fc.record({ type: fc.constant(MsgType.Close as const), conn: u32 }),
   fc.record({ type: fc.constant(MsgType.Heartbeat as const), seq: u32, sentAt: fc.double({ noNaN: true, noDefaultInfinity: true }) }),

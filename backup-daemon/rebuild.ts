@@ -1,0 +1,71 @@
+// Rule 3 of DESIGN.md as code: a connection's control block rebuilt from what the
+// backup holds, in the engine's own snapshot form, so the same engine that ran on
+// the primary continues the connection (TcpStack.restore).
+import type { TcbSnapshot } from '../shared/tcp/tcb.js';
+import { STATES, finIssued } from '../shared/replication/states.js';
+import type { Replica } from './store.js';
+
+export interface RebuildOptions {
+  /** The MSS we advertise (the engine's StackOptions.mss). */
+  rcvMss: number;
+  /** Our receive buffer: the window the rebuilt connection offers from rcv_nxt. The
+   *  primary never offered a right edge beyond its ACK + this, and its ACK never
+   *  passed the replicated rcv_nxt, so the window cannot shrink across the move. */
+  rcvBuf: number;
+}
+
+export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
+  const open = r.open;
+  const u = r.update;
+  // Only an OPEN held: the SYN-ACK went out (it waited for the OPEN's confirmation),
+  // the client may have completed the handshake; SYN-RECEIVED retransmits the SYN-ACK
+  // and the client answers with an ACK that completes it (rule 5).
+  const state = u ? STATES[u.state] : 'SYN-RECEIVED';
+  const dataEnd = r.sndMax;
+  const ourFin = finIssued(state);
+  const sndMax = ourFin ? (dataEnd + 1) >>> 0 : dataEnd;
+  const sndUna = u ? u.sndUna : open.iss;
+  const rcvNxt = r.rcvNxt;
+  return {
+    localAddr: open.localAddr,
+    localPort: open.localPort,
+    remoteAddr: open.remoteAddr,
+    remotePort: open.remotePort,
+    state,
+    iss: open.iss,
+    irs: open.irs,
+    sndUna,
+    // snd_nxt = snd_max: the kick retransmits from snd_una at once.
+    sndNxt: sndMax,
+    sndMax,
+    sndWnd: u ? u.sndWnd : open.sndWnd,
+    sndWl1: rcvNxt,
+    sndWl2: sndUna,
+    sndWndShift: open.sndWndShift,
+    maxSndWnd: u ? u.sndWnd : open.sndWnd,
+    rcvNxt,
+    rcvWnd: o.rcvBuf,
+    rcvWndShift: open.rcvWndShift,
+    sndMss: open.mss,
+    rcvMss: o.rcvMss,
+    sackOk: open.sackOk,
+    tsOk: open.tsOk,
+    tsRecent: u ? u.tsRecent : open.tsRecent,
+    tsLastSent: u ? u.tsLast : open.tsLast,
+    lastAckSent: rcvNxt,
+    ccName: 'cubic',
+    // Congestion state starts afresh (initial window): the path may have changed.
+    cwnd: 0,
+    ssthresh: 0x7fffffff,
+    sendQueue: r.snd.contents(),
+    recvQueue: r.rcv.contents(),
+    ooo: [],
+    rcvFinSeq: u?.finReceived ? u.finSeq : undefined,
+    finSeq: ourFin ? dataEnd : undefined,
+    bytesConsumed: r.rcv.basePos,
+    bytesWritten: r.snd.endPos,
+    noDelay: true,
+    keepAlive: false,
+    keepAliveIdleMs: 7_200_000,
+  };
+}
