@@ -1,9 +1,9 @@
 // Structured logs (pino, JSON lines on stderr). Every process of intact logs through
 // here so a lab run can be replayed from the logs of its nodes. INTACT_LOG_LEVEL sets
 // the level (default info; tests set silent).
-import { pino, type Logger } from 'pino';
+import pino from 'pino';
 
-export type { Logger };
+export type Logger = pino.Logger;
 
 const root = pino(
   {
