@@ -1,0 +1,99 @@
+// `intact primary`: serve an app on the VIP from the primary host.
+//
+//   intact primary --config lab.json --app http --app-opt root=/srv --port 8080
+//
+// Until replication (issue 4) there is no backup: the runtime says so on start. On
+// SIGTERM/SIGINT the app stops, open connections are closed (FIN, or RST where the
+// kernel would), the last segments leave, and the process exits 0; a second signal
+// exits at once.
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { loadConfig } from '../shared/config.js';
+import { logger } from '../shared/log.js';
+import { loadApp, parseAppOptPairs, prepareApp, serveApp } from './app.js';
+import { openServiceRuntime } from './runtime.js';
+
+const log = logger('primary');
+
+export interface PrimaryCliOptions {
+  config: string;
+  app: string;
+  appOpt: string[];
+  port?: number;
+  /** Open the service link inside this network namespace instead of the current one. */
+  netns?: string;
+  gso: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  return n;
+}
+
+export function registerPrimary(program: Command): void {
+  program
+    .command('primary')
+    .description('serve an app on the VIP with the user-space TCP stack (the primary role)')
+    .requiredOption('--config <file>', 'deployment config (JSON; see lab/two-hosts.example.json)')
+    .requiredOption('--app <name-or-module>', 'built-in app (echo, sink, source, http) or a module path')
+    .option('--app-opt <key=value>', 'app option, repeatable (e.g. root=/srv, bytes=1000000, seed=7)', collect, [])
+    .option('--port <n>', "port to serve on (default: the app's)", parsePort)
+    .option('--netns <name>', 'open the service interface inside this network namespace')
+    .option('--no-gso', 'send MSS-sized frames instead of GSO super-frames')
+    .action(async (opts: PrimaryCliOptions) => {
+      await runPrimary(opts);
+    });
+}
+
+/** Runs until SIGTERM/SIGINT (or `signal` aborts, for tests and embedding). */
+export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal): Promise<void> {
+  const config = loadConfig(opts.config);
+  const app = await loadApp(opts.app);
+  const prepared = prepareApp(app, { port: opts.port, options: parseAppOptPairs(opts.appOpt ?? []) });
+  const runtime = openServiceRuntime({
+    ifname: config.primary.serviceInterface,
+    vip: config.vip,
+    netns: opts.netns,
+    gso: opts.gso,
+  });
+  let served;
+  try {
+    served = await serveApp(prepared, { runtime });
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
+  const line = `serving ${app.name} on ${runtime.vip}:${served.port} (unprotected: no backup)`;
+  log.warn({ app: app.name, vip: runtime.vip, port: served.port, link: runtime.link.name }, line);
+  // Also on stdout, one line, for scripts and tests that wait for readiness.
+  process.stdout.write(line + '\n');
+
+  await new Promise<void>((resolve) => {
+    const stop = (why: string) => {
+      log.info({ why }, 'stopping');
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      // A second signal while closing: leave now.
+      const force = () => process.exit(1);
+      process.once('SIGTERM', force);
+      process.once('SIGINT', force);
+      resolve();
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.once('SIGTERM', onTerm);
+    process.once('SIGINT', onInt);
+    if (signal) {
+      if (signal.aborted) stop('aborted');
+      else signal.addEventListener('abort', () => stop('aborted'), { once: true });
+    }
+  });
+  await served.close();
+  await runtime.close();
+  log.info('stopped');
+}

@@ -1,0 +1,382 @@
+// IntactSocket: one engine connection (shared/tcp/connection.ts) as a stream.Duplex in
+// the manner of net.Socket, so code written for Node's net (and Node's own http server)
+// runs over the user-space stack unchanged.
+//
+// Back-pressure goes both ways through the engine's buffers, never through a copy of
+// our own: bytes are taken out of the engine with recv() only while the readable side
+// wants them (push() returning false stops us; _read resumes), so a slow reader closes
+// the TCP window; a write completes only once the engine accepted every byte into its
+// send queue, otherwise it waits for handler.writable().
+//
+// Closing follows the kernel: end() sends FIN after the queued data; destroy() is
+// close(fd): FIN after the queued data, or RST when received bytes lie unread in the
+// engine; resetAndDestroy() is an RST. Errors carry Node's codes (ECONNRESET,
+// ETIMEDOUT, EPIPE) with errno and syscall as net.Socket's do.
+import { Duplex } from 'node:stream';
+import { u32ToIpv4 } from '../shared/wire/addr.js';
+
+/** The part of the engine's TcpConnection this layer uses (shared/tcp/connection.ts);
+ *  declared structurally so tests can drive a socket with a fake connection. */
+export interface EngineConnection {
+  readonly localAddr: number;
+  readonly localPort: number;
+  readonly remoteAddr: number;
+  readonly remotePort: number;
+  handler: ConnectionHandler | undefined;
+  recv(max?: number): Buffer | undefined;
+  recvQueued(): number;
+  send(data: Buffer): number;
+  sendFree(): number;
+  close(): void;
+  abort(): void;
+  setNoDelay(on: boolean): void;
+  setKeepAlive(on: boolean, idleMs?: number): void;
+}
+
+/** The engine's callbacks (shared/tcp/connection.ts ConnectionHandler). */
+export interface ConnectionHandler {
+  readable(): void;
+  writable(): void;
+  end(): void;
+  closed(err?: Error): void;
+}
+
+/** The clock and timers the idle timeout uses; tests pass a manual clock. */
+export interface SocketTimers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: SocketTimers = {
+  now: () => performance.now(),
+  // Unref'd as net's socket timeouts are: an idle timer never keeps the process alive.
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface IntactSocketOptions {
+  /** As net's: when false (default) the socket ends its side once the peer's FIN was read. */
+  allowHalfOpen?: boolean;
+  timers?: SocketTimers;
+  readableHighWaterMark?: number;
+  writableHighWaterMark?: number;
+}
+
+const ERRNO: Record<string, number> = { ECONNRESET: -104, ETIMEDOUT: -110, EPIPE: -32, ECONNABORTED: -103 };
+
+export interface SystemError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+}
+
+/** An Error shaped like the ones libuv gives net.Socket: "read ECONNRESET" etc. */
+export function systemError(code: string, syscall: string, cause?: unknown): SystemError {
+  const e = new Error(`${syscall} ${code}`, cause === undefined ? undefined : { cause }) as SystemError;
+  e.code = code;
+  if (ERRNO[code] !== undefined) e.errno = ERRNO[code];
+  e.syscall = syscall;
+  return e;
+}
+
+function fromEngine(err: Error): SystemError {
+  const code = (err as Partial<SystemError>).code;
+  if (typeof code === 'string' && (err as Partial<SystemError>).syscall !== undefined) return err as SystemError;
+  return systemError(typeof code === 'string' ? code : 'ECONNRESET', 'read', err);
+}
+
+/** While the app holds a socket it handles the engine's events; after destroy() the
+ *  connection finishes on its own (FIN states) and, as the kernel does for a closed
+ *  socket, answers data that still arrives with a reset. */
+function orphanHandler(conn: EngineConnection): ConnectionHandler {
+  return {
+    readable: () => conn.abort(),
+    writable: () => {},
+    end: () => {},
+    closed: () => {},
+  };
+}
+
+interface PendingWrite {
+  chunks: Buffer[];
+  cb: (err?: Error | null) => void;
+}
+
+export class IntactSocket extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily = 'IPv4' as const;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly localFamily = 'IPv4' as const;
+  /** Bytes handed to the application. */
+  bytesRead = 0;
+  /** Bytes the engine accepted into its send queue. */
+  bytesWritten = 0;
+  /** Idle timeout in ms, 0 when off (net.Socket.timeout). */
+  timeout = 0;
+  readonly connecting = false;
+  readonly pending = false;
+
+  private conn: EngineConnection | undefined;
+  private readonly timers: SocketTimers;
+  private wantRead = false;
+  private pulling = false;
+  private peerEnded = false;
+  private eofPushed = false;
+  private engineClosed = false;
+  private forceReset = false;
+  private finQueued = false;
+  private writing: PendingWrite | undefined;
+  private timer: unknown;
+  private lastActivity = 0;
+
+  constructor(conn: EngineConnection, opts: IntactSocketOptions = {}) {
+    super({
+      allowHalfOpen: opts.allowHalfOpen ?? false,
+      readableHighWaterMark: opts.readableHighWaterMark,
+      writableHighWaterMark: opts.writableHighWaterMark,
+    });
+    this.conn = conn;
+    this.timers = opts.timers ?? realTimers;
+    this.remoteAddress = u32ToIpv4(conn.remoteAddr);
+    this.remotePort = conn.remotePort;
+    this.localAddress = u32ToIpv4(conn.localAddr);
+    this.localPort = conn.localPort;
+    conn.handler = {
+      readable: () => this.pull(),
+      writable: () => this.flush(),
+      end: () => {
+        this.peerEnded = true;
+        this.pull();
+      },
+      closed: (err) => this.onEngineClosed(err),
+    };
+  }
+
+  /** The engine connection while the app holds it (replication, issue 4, reads it). */
+  get connection(): EngineConnection | undefined {
+    return this.conn;
+  }
+
+  get readyState(): 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.destroyed) return 'closed';
+    const r = this.readable;
+    const w = this.writable;
+    return r && w ? 'open' : r ? 'readOnly' : w ? 'writeOnly' : 'closed';
+  }
+
+  address(): { address: string; family: 'IPv4'; port: number } {
+    return { address: this.localAddress, family: 'IPv4', port: this.localPort };
+  }
+
+  setNoDelay(noDelay = true): this {
+    this.conn?.setNoDelay(noDelay);
+    return this;
+  }
+
+  /** As net's: initialDelay 0 keeps the engine's default idle time. */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this.conn?.setKeepAlive(enable, initialDelay > 0 ? initialDelay : undefined);
+    return this;
+  }
+
+  /** Idle timeout: 'timeout' after `msecs` without reads or writes; the socket stays
+   *  open (the listener decides). 0 turns it off. */
+  setTimeout(msecs: number, callback?: () => void): this {
+    if (!Number.isFinite(msecs) || msecs < 0) throw new RangeError(`timeout must be a non-negative number: ${msecs}`);
+    this.timeout = msecs;
+    this.clearTimer();
+    if (msecs === 0) {
+      if (callback) this.removeListener('timeout', callback);
+    } else {
+      if (callback) this.once('timeout', callback);
+      this.lastActivity = this.timers.now();
+      if (!this.destroyed) this.armTimer(msecs);
+    }
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  /** Used by Node's http server: end, then destroy once the FIN is queued. */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  /** Close with an RST now (net.Socket.resetAndDestroy). */
+  resetAndDestroy(): this {
+    this.forceReset = true;
+    return this.destroy();
+  }
+
+  override _read(): void {
+    this.wantRead = true;
+    this.pull();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.startWrite([chunk], cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.startWrite(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.conn || this.engineClosed) {
+      cb(systemError('EPIPE', 'shutdown'));
+      return;
+    }
+    this.finQueued = true;
+    this.conn.close();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.clearTimer();
+    const conn = this.conn;
+    this.conn = undefined;
+    const w = this.writing;
+    this.writing = undefined;
+    if (conn && !this.engineClosed) {
+      conn.handler = orphanHandler(conn);
+      if (this.forceReset || conn.recvQueued() > 0) conn.abort();
+      else if (!this.finQueued) conn.close();
+    }
+    if (w) w.cb(err ?? systemError('ECANCELED', 'write'));
+    cb(err);
+  }
+
+  private startWrite(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    if (!this.conn || this.engineClosed) {
+      cb(systemError('EPIPE', 'write'));
+      return;
+    }
+    this.writing = { chunks, cb };
+    this.flush();
+  }
+
+  /** Move the pending write into the engine as far as its send queue has room. */
+  private flush(): void {
+    const w = this.writing;
+    const conn = this.conn;
+    if (!w || !conn) return;
+    while (w.chunks.length > 0) {
+      const b = w.chunks[0]!;
+      let n: number;
+      try {
+        n = b.length === 0 ? 0 : conn.send(b);
+      } catch (err) {
+        // The engine refuses sends once the connection is closing or gone; its closed()
+        // may not have reached us yet (events are delivered after each segment).
+        this.writing = undefined;
+        w.cb(systemError('EPIPE', 'write', err));
+        return;
+      }
+      this.bytesWritten += n;
+      if (n < b.length) {
+        if (n > 0) {
+          w.chunks[0] = b.subarray(n);
+          this.touch();
+        }
+        return; // handler.writable() resumes
+      }
+      w.chunks.shift();
+    }
+    this.writing = undefined;
+    this.touch();
+    w.cb();
+  }
+
+  /** Move in-order bytes from the engine into the readable side while it wants more. */
+  private pull(): void {
+    const conn = this.conn;
+    // recv() may open the window and so call back into us; one loop is enough.
+    if (!conn || this.pulling) return;
+    this.pulling = true;
+    try {
+      while (this.wantRead) {
+        const b = conn.recv();
+        if (b === undefined || b.length === 0) break;
+        this.bytesRead += b.length;
+        this.touch();
+        if (!this.push(b)) this.wantRead = false;
+      }
+      if (this.peerEnded && !this.eofPushed && conn.recvQueued() === 0) {
+        this.eofPushed = true;
+        this.push(null);
+      }
+    } finally {
+      this.pulling = false;
+    }
+  }
+
+  private onEngineClosed(err?: Error): void {
+    this.engineClosed = true;
+    if (err) {
+      this.destroy(fromEngine(err));
+      return;
+    }
+    // Both FINs are done (or we aborted). Bytes still queued in the engine would go
+    // with the connection, so take them all now, then EOF; autoDestroy finishes.
+    const conn = this.conn;
+    if (conn && !this.eofPushed) {
+      for (let b = conn.recv(); b !== undefined && b.length > 0; b = conn.recv()) {
+        this.bytesRead += b.length;
+        this.push(b);
+      }
+      this.eofPushed = true;
+      this.push(null);
+    }
+    if (this.writing) {
+      const w = this.writing;
+      this.writing = undefined;
+      w.cb(systemError('EPIPE', 'write'));
+    }
+  }
+
+  private touch(): void {
+    if (this.timeout > 0) {
+      this.lastActivity = this.timers.now();
+      // After a 'timeout' the timer rests until the next activity, as net's does.
+      if (this.timer === undefined && !this.destroyed) this.armTimer(this.timeout);
+    }
+  }
+
+  private armTimer(ms: number): void {
+    this.timer = this.timers.setTimeout(() => this.onTimer(), ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      this.timers.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** One timer per socket, re-armed lazily: activity only stamps lastActivity, so the
+   *  data path never touches the timer list. */
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.destroyed || this.timeout === 0) return;
+    const idle = this.timers.now() - this.lastActivity;
+    if (idle >= this.timeout) {
+      this.emit('timeout');
+    } else {
+      this.armTimer(this.timeout - idle);
+    }
+  }
+}
