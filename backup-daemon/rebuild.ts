@@ -4,6 +4,7 @@
 import type { TcbSnapshot } from '../shared/tcp/tcb.js';
 import { STATES, finIssued } from '../shared/replication/states.js';
 import type { Replica } from './store.js';
+import { seqGt } from '../shared/tcp/seq.js';
 
 export interface RebuildOptions {
   /** The MSS we advertise (the engine's StackOptions.mss). */
@@ -24,7 +25,10 @@ export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
   const dataEnd = r.sndMax;
   const ourFin = finIssued(state);
   const sndMax = ourFin ? (dataEnd + 1) >>> 0 : dataEnd;
-  const sndUna = u ? u.sndUna : open.iss;
+  // The send queue starts where the backup freed it; an older update (or one from
+  // before the handshake completed) may name an earlier snd_una, which is stale.
+  const freedTo = r.sndSeq(r.snd.basePos);
+  const sndUna = state === 'SYN-RECEIVED' ? open.iss : u && seqGt(u.sndUna, freedTo) ? u.sndUna : freedTo;
   const rcvNxt = r.rcvNxt;
   return {
     localAddr: open.localAddr,

@@ -146,8 +146,11 @@ export class ReplicaStore {
       case MsgType.Update: {
         const r = this.replicas.get(m.conn);
         if (!r) return new ReplicaError('unknown-connection', m.conn);
-        // snd_una may pass the replicated data by one: our FIN, once acknowledged.
-        const unaPos = r.snd.basePos + ((m.sndUna - r.sndSeq(r.snd.basePos)) >>> 0);
+        // snd_una may pass the replicated data by one: our FIN, once acknowledged. It
+        // may also sit below what is freed (the SYN not yet acknowledged, or an update
+        // older than a freeing one): stale is safe, it frees nothing.
+        const off = (m.sndUna - r.sndSeq(r.snd.basePos)) | 0;
+        const unaPos = r.snd.basePos + Math.max(0, off);
         if (unaPos > r.snd.endPos + 1) return new ReplicaError('snd-una-beyond-replicated', m.conn);
         r.update = m;
         r.snd.freeTo(Math.min(unaPos, r.snd.endPos));

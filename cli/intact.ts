@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { isIntactError } from '../shared/errors.js';
 import { registerLab } from '../lab/cli.js';
+import { registerPrimary } from '../primary/cli.js';
 
 const program = new Command();
 program
@@ -12,6 +13,7 @@ program
   .exitOverride();
 
 registerLab(program);
+registerPrimary(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -55,9 +55,26 @@ export const realTimers: SocketTimers = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/** Where a connection rebuilt after a takeover resumes (DESIGN rules 2 and 4). */
+export interface ResumePoint {
+  /** Stream position the app's last checkpoint consumed up to: reading resumes here. */
+  consumed: number;
+  /** Stream position the app had produced at that checkpoint: its writes resume here. */
+  produced: number;
+  /** The replicated send end (snd_max): the client has, or will get from the
+   *  replica, everything below it, so bytes the restored app writes again below it
+   *  are dropped, not sent twice. */
+  replicatedEnd: number;
+}
+
+/** Records a checkpoint with the replication layer; false when not protected. */
+export type CheckpointSink = (state: Buffer, consumed: number, produced: number) => boolean;
+
 export interface IntactSocketOptions {
   /** As net's: when false (default) the socket ends its side once the peer's FIN was read. */
   allowHalfOpen?: boolean;
+  /** A connection rebuilt after a takeover: positions to resume from. */
+  resume?: ResumePoint;
   timers?: SocketTimers;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
@@ -98,6 +115,12 @@ function orphanHandler(conn: EngineConnection): ConnectionHandler {
   };
 }
 
+function byteLength(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (chunk instanceof Uint8Array) return chunk.byteLength;
+  return 0;
+}
+
 interface PendingWrite {
   chunks: Buffer[];
   cb: (err?: Error | null) => void;
@@ -131,6 +154,18 @@ export class IntactSocket extends Duplex {
   private writing: PendingWrite | undefined;
   private timer: unknown;
   private lastActivity = 0;
+  /** Stream position of the next byte the app is handed ('data'). */
+  private consumedPos = 0;
+  /** Stream position after the last byte the app wrote (write/end), buffered or not. */
+  private producedPos = 0;
+  /** Stream position after the last byte the engine accepted (or a resume dropped). */
+  private acceptedPos = 0;
+  /** Bytes the app writes again after a takeover that the client already has. */
+  private dropOnResume = 0;
+  /** Checkpoints waiting until everything written before them is in the engine. */
+  private checkpoints: Array<{ state: Buffer; consumed: number; produced: number }> = [];
+  /** Set by the replication layer for protected connections. */
+  checkpointSink: CheckpointSink | undefined;
 
   constructor(conn: EngineConnection, opts: IntactSocketOptions = {}) {
     super({
@@ -144,6 +179,13 @@ export class IntactSocket extends Duplex {
     this.remotePort = conn.remotePort;
     this.localAddress = u32ToIpv4(conn.localAddr);
     this.localPort = conn.localPort;
+    if (opts.resume) {
+      const r = opts.resume;
+      this.consumedPos = r.consumed;
+      this.producedPos = r.produced;
+      this.acceptedPos = r.produced;
+      this.dropOnResume = Math.max(0, r.replicatedEnd - r.produced);
+    }
     conn.handler = {
       readable: () => this.pull(),
       writable: () => this.flush(),
@@ -219,6 +261,60 @@ export class IntactSocket extends Duplex {
     return this.destroy();
   }
 
+  /**
+   * Records the application's state together with the stream positions, atomically
+   * (DESIGN rule 4): the bytes handed to the app so far ('data' events) count as
+   * consumed, the bytes it wrote so far (write/end) as produced. Call it when `state`
+   * reflects exactly that input and that output: typically at the end of a 'data'
+   * handler, after writing the replies. The checkpoint takes effect once every byte
+   * written before it is in the engine, so produced output is never lost. `state` is
+   * serialised with JSON. On a takeover the app's restore(socket, state) receives the
+   * last checkpoint that took effect. Needs Buffer chunks (no setEncoding).
+   * Returns false when the connection is not protected by a backup (nothing recorded).
+   */
+  checkpoint(state: unknown): boolean {
+    if (!this.checkpointSink) return false;
+    const bytes = Buffer.from(JSON.stringify(state ?? null));
+    this.checkpoints.push({ state: bytes, consumed: this.consumedPos, produced: this.producedPos });
+    this.submitCheckpoints();
+    return true;
+  }
+
+  /** Stream positions, for tools and tests. */
+  get positions(): { consumed: number; produced: number; accepted: number } {
+    return { consumed: this.consumedPos, produced: this.producedPos, accepted: this.acceptedPos };
+  }
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'data') {
+      const chunk = args[0];
+      this.consumedPos += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+    }
+    return super.emit(event, ...args);
+  }
+
+  override write(chunk: unknown, cb?: (error: Error | null | undefined) => void): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, cb?: (error: Error | null | undefined) => void): boolean;
+  override write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    this.producedPos += byteLength(chunk, encoding);
+    return (super.write as (...a: unknown[]) => boolean)(chunk, encoding, cb);
+  }
+
+  override end(cb?: () => void): this;
+  override end(chunk: unknown, cb?: () => void): this;
+  override end(chunk: unknown, encoding: BufferEncoding, cb?: () => void): this;
+  override end(chunk?: unknown, encoding?: unknown, cb?: unknown): this {
+    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') this.producedPos += byteLength(chunk, encoding);
+    return (super.end as (...a: unknown[]) => this)(chunk, encoding, cb);
+  }
+
+  private submitCheckpoints(): void {
+    while (this.checkpoints.length > 0 && this.checkpoints[0].produced <= this.acceptedPos) {
+      const c = this.checkpoints.shift()!;
+      this.checkpointSink?.(c.state, c.consumed, c.produced);
+    }
+  }
+
   override _read(): void {
     this.wantRead = true;
     this.pull();
@@ -275,7 +371,13 @@ export class IntactSocket extends Duplex {
     const conn = this.conn;
     if (!w || !conn) return;
     while (w.chunks.length > 0) {
-      const b = w.chunks[0]!;
+      let b = w.chunks[0]!;
+      if (this.dropOnResume > 0) {
+        const d = Math.min(this.dropOnResume, b.length);
+        this.dropOnResume -= d;
+        this.acceptedPos += d;
+        b = w.chunks[0] = b.subarray(d);
+      }
       let n: number;
       try {
         n = b.length === 0 ? 0 : conn.send(b);
@@ -287,6 +389,8 @@ export class IntactSocket extends Duplex {
         return;
       }
       this.bytesWritten += n;
+      this.acceptedPos += n;
+      if (this.checkpoints.length > 0) this.submitCheckpoints();
       if (n < b.length) {
         if (n > 0) {
           w.chunks[0] = b.subarray(n);

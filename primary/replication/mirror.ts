@@ -1,0 +1,290 @@
+// The primary's mirror: hooks on every protected connection that put its opening,
+// its bytes in both directions, its control-block changes and its checkpoints on the
+// replication channel, and the gates that hold the wire back until the backup holds
+// what the wire would reveal (DESIGN.md):
+//   rule 1: the ACK the client sees never passes a byte the backup has not confirmed
+//           (ackLimit follows confirmed RecvData, and the client's FIN);
+//   rule 2: no byte (nor our FIN) leaves before the backup holds it (sendLimit);
+//   rule 5: the SYN-ACK itself waits for the OPEN, so a client whose connect()
+//           returned is known to the backup;
+//   rule 7: per connection the backup holds at most `bytesPerConnection`; past it the
+//           mirror stops replicating, so the gates stop, so the client stops (back-
+//           pressure), until a checkpoint or an acknowledgment frees room.
+// Confirmations are pipelined: messages are numbered by the channel, the gates wait
+// in a FIFO by message number, and one CONFIRM {upTo} releases all below it.
+import type { TcpConnection, ConnectionObserver } from '../../shared/tcp/connection.js';
+import type { TcpState } from '../../shared/tcp/tcb.js';
+import { MsgType } from '../../shared/replication/messages.js';
+import { stateIndex } from '../../shared/replication/states.js';
+import { logger } from '../../shared/log.js';
+import type { ReplicationChannel } from './channel.js';
+
+interface Gate {
+  msg: number;
+  m: Mirrored;
+  ack?: number;
+  send?: number;
+}
+
+/** Replication bookkeeping of one connection. Positions are stream offsets. */
+class Mirrored {
+  readonly id: number;
+  /** Receive stream: replicated up to, and freed (by checkpoints) up to. */
+  rcvEnd = 0;
+  rcvFreed = 0;
+  /** Send stream: replicated up to, and freed (by snd_una updates) up to. */
+  sndEnd = 0;
+  sndFreed = 0;
+  /** Bytes the engine handed us that wait for room in the backup's store. */
+  pendingRecv: Buffer[] = [];
+  pendingSend: Buffer[] = [];
+  finRecvSent = false;
+  finSendSent = false;
+  dirty = false;
+  closed = false;
+  lastState = -1;
+
+  constructor(readonly c: TcpConnection, id: number) {
+    this.id = id;
+  }
+
+  get held(): number {
+    return this.rcvEnd - this.rcvFreed + (this.sndEnd - this.sndFreed);
+  }
+}
+
+export interface MirrorOptions {
+  channel: ReplicationChannel;
+  bytesPerConnection: number;
+  /** Run a poll of the stack soon (gates moved). */
+  wake: () => void;
+}
+
+export class Mirror implements ConnectionObserver {
+  private readonly byConn = new Map<TcpConnection, Mirrored>();
+  private readonly gates: Gate[] = [];
+  private gateHead = 0;
+  private nextId = 1;
+  private dirty: Mirrored[] = [];
+  private flushScheduled = false;
+  /** Unprotected: the backup is gone, gates are open, nothing is mirrored. */
+  private off = false;
+  private readonly log = logger('mirror');
+  readonly stats = { opened: 0, backPressured: 0, checkpoints: 0 };
+
+  constructor(private readonly o: MirrorOptions) {
+    o.channel.on('confirm', (upTo) => this.confirmed(upTo));
+  }
+
+  get connections(): number {
+    return this.byConn.size;
+  }
+
+  // ---- ConnectionObserver ----
+
+  opened(c: TcpConnection): void {
+    if (this.off) return;
+    const m = new Mirrored(c, this.nextId++);
+    this.byConn.set(c, m);
+    this.stats.opened++;
+    m.lastState = stateIndex(c.state);
+    const msg = this.o.channel.send({
+      type: MsgType.Open, conn: m.id,
+      localAddr: c.localAddr, localPort: c.localPort, remoteAddr: c.remoteAddr, remotePort: c.remotePort,
+      iss: c.iss, irs: c.irs, mss: c.sndMss, sndWndShift: c.sndWndShift, rcvWndShift: c.rcvWndShift,
+      sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: c.tsLastSent, sndWnd: c.sndWnd,
+    });
+    // Nothing leaves, not even the SYN-ACK, before the backup knows the connection.
+    c.sendLimit = c.iss;
+    c.ackLimit = (c.irs + 1) >>> 0;
+    this.gate({ msg, m, send: (c.iss + 1) >>> 0 });
+  }
+
+  received(c: TcpConnection, _seq: number, data: Buffer): void {
+    const m = this.byConn.get(c);
+    if (!m) return;
+    m.pendingRecv.push(Buffer.from(data));
+    this.pump(m);
+  }
+
+  queued(c: TcpConnection, _seq: number, data: Buffer): void {
+    const m = this.byConn.get(c);
+    if (!m) return;
+    m.pendingSend.push(data);
+    this.pump(m);
+  }
+
+  updated(c: TcpConnection): void {
+    const m = this.byConn.get(c);
+    if (!m) return;
+    // The FINs gate the wire: the client's FIN may be acknowledged, and ours sent, only
+    // once the backup holds them. Everything else in an update may be stale safely.
+    const needFinRecv = c.rcvFinSeq !== undefined && !m.finRecvSent && m.pendingRecv.length === 0;
+    const needFinSend = c.finSeq !== undefined && !m.finSendSent && m.pendingSend.length === 0;
+    if (needFinRecv || needFinSend) {
+      this.sendUpdate(m);
+      return;
+    }
+    if (!m.dirty) {
+      m.dirty = true;
+      this.dirty.push(m);
+      this.scheduleFlush();
+    }
+  }
+
+  closed(c: TcpConnection): void {
+    const m = this.byConn.get(c);
+    if (!m) return;
+    this.byConn.delete(c);
+    m.closed = true;
+    if (!this.off) this.o.channel.send({ type: MsgType.Close, conn: m.id });
+  }
+
+  // ---- the application's checkpoint (rule 4) ----
+
+  /** Records {state, consumed, produced} for `c`; false when the connection is not
+   *  protected (no backup, or not a replicated listener). */
+  checkpoint(c: TcpConnection, state: Buffer, consumed: number, produced: number): boolean {
+    const m = this.byConn.get(c);
+    if (!m || this.off) return false;
+    // The checkpoint may only free what the backup holds: receive data not yet
+    // replicated (waiting for room) cannot be counted as consumed there.
+    const freeTo = Math.min(consumed, m.rcvEnd);
+    this.o.channel.send({ type: MsgType.Checkpoint, conn: m.id, consumed: freeTo, produced: Math.min(produced, m.sndEnd), state });
+    m.rcvFreed = Math.max(m.rcvFreed, freeTo);
+    this.stats.checkpoints++;
+    this.pump(m);
+    return true;
+  }
+
+  /** The backup is gone: open every gate and stop mirroring (rule 6: the primary
+   *  keeps serving, unprotected). */
+  unprotect(reason: string): void {
+    if (this.off) return;
+    this.off = true;
+    this.log.error({ reason, connections: this.byConn.size }, 'BACKUP LOST: serving UNPROTECTED; a crash now loses these connections');
+    for (const m of this.byConn.values()) {
+      m.c.ackLimit = undefined;
+      m.c.sendLimit = undefined;
+      m.pendingRecv = [];
+      m.pendingSend = [];
+    }
+    this.byConn.clear();
+    this.gates.length = 0;
+    this.gateHead = 0;
+    this.o.wake();
+  }
+
+  // ---- internals ----
+
+  /** Replicates what waits, as far as the backup's bound allows. */
+  private pump(m: Mirrored): void {
+    if (this.off || m.closed) return;
+    const c = m.c;
+    const bound = this.o.bytesPerConnection;
+    while (m.pendingRecv.length > 0) {
+      const room = bound - m.held;
+      if (room <= 0) break;
+      let d = m.pendingRecv[0];
+      if (d.length > room) {
+        m.pendingRecv[0] = d.subarray(room);
+        d = d.subarray(0, room);
+      } else {
+        m.pendingRecv.shift();
+      }
+      const seq = (c.irs + 1 + m.rcvEnd) >>> 0;
+      m.rcvEnd += d.length;
+      const msg = this.o.channel.send({ type: MsgType.RecvData, conn: m.id, seq, data: d });
+      this.gate({ msg, m, ack: (seq + d.length) >>> 0 });
+    }
+    while (m.pendingSend.length > 0) {
+      const room = bound - m.held;
+      if (room <= 0) break;
+      let d = m.pendingSend[0];
+      if (d.length > room) {
+        m.pendingSend[0] = d.subarray(room);
+        d = d.subarray(0, room);
+      } else {
+        m.pendingSend.shift();
+      }
+      const seq = (c.iss + 1 + m.sndEnd) >>> 0;
+      m.sndEnd += d.length;
+      const msg = this.o.channel.send({ type: MsgType.SendData, conn: m.id, seq, data: d });
+      this.gate({ msg, m, send: (seq + d.length) >>> 0 });
+    }
+    if (m.pendingRecv.length + m.pendingSend.length > 0) this.stats.backPressured++;
+    // A FIN that waited behind data goes now.
+    if ((c.rcvFinSeq !== undefined && !m.finRecvSent && m.pendingRecv.length === 0) ||
+        (c.finSeq !== undefined && !m.finSendSent && m.pendingSend.length === 0)) {
+      this.sendUpdate(m);
+    }
+  }
+
+  private sendUpdate(m: Mirrored): void {
+    const c = m.c;
+    const finRecv = c.rcvFinSeq !== undefined && m.pendingRecv.length === 0;
+    const finSend = c.finSeq !== undefined && m.pendingSend.length === 0;
+    // Free on the backup only what the client acknowledged (rule 4), counted in
+    // stream positions so a connection may pass 4 GiB.
+    const una = m.sndFreed + Math.max(0, (c.sndUna - ((c.iss + 1 + m.sndFreed) >>> 0)) | 0);
+    const msg = this.o.channel.send({
+      type: MsgType.Update, conn: m.id, state: stateIndex(reportedState(c.state, finSend, finRecv)),
+      sndUna: c.sndUna, sndWnd: c.sndWnd, tsRecent: c.tsRecent, tsLast: c.tsLastSent,
+      finSeq: finRecv ? c.rcvFinSeq! : 0, finReceived: finRecv,
+    });
+    m.sndFreed = Math.min(m.sndEnd, una);
+    m.dirty = false;
+    const g: Gate = { msg, m };
+    if (finRecv && !m.finRecvSent) {
+      m.finRecvSent = true;
+      g.ack = (c.rcvFinSeq! + 1) >>> 0;
+    }
+    if (finSend && !m.finSendSent) {
+      m.finSendSent = true;
+      g.send = (c.finSeq! + 1) >>> 0;
+    }
+    if (g.ack !== undefined || g.send !== undefined) this.gate(g);
+    if (m.pendingSend.length > 0 || m.pendingRecv.length > 0) this.pump(m);
+  }
+
+  private gate(g: Gate): void {
+    this.gates.push(g);
+  }
+
+  private confirmed(upTo: number): void {
+    let moved = false;
+    while (this.gateHead < this.gates.length && this.gates[this.gateHead].msg <= upTo) {
+      const g = this.gates[this.gateHead++];
+      if (g.m.closed) continue;
+      if (g.ack !== undefined) g.m.c.ackLimit = g.ack;
+      if (g.send !== undefined) g.m.c.sendLimit = g.send;
+      moved = true;
+    }
+    if (this.gateHead > 1024 && this.gateHead * 2 > this.gates.length) {
+      this.gates.splice(0, this.gateHead);
+      this.gateHead = 0;
+    }
+    if (moved) this.o.wake();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const list = this.dirty;
+      this.dirty = [];
+      for (const m of list) if (m.dirty && !m.closed) this.sendUpdate(m);
+    });
+  }
+}
+
+/** The state the backup may rebuild: it must not claim a FIN the mirror has not
+ *  replicated (ours follows data still waiting for room; the client's likewise). */
+export function reportedState(state: TcpState, ourFin: boolean, theirFin: boolean): TcpState {
+  if (state === 'SYN-RECEIVED' || state === 'CLOSED' || state === 'LISTEN' || state === 'SYN-SENT') return state;
+  if (ourFin && theirFin) return state;
+  if (ourFin) return state === 'FIN-WAIT-2' ? 'FIN-WAIT-2' : 'FIN-WAIT-1';
+  if (theirFin) return 'CLOSE-WAIT';
+  return 'ESTABLISHED';
+}
