@@ -1,0 +1,160 @@
+// The deployment config: one JSON file that describes a primary/backup pair by
+// interfaces and addresses, so the same programs run in the lab's namespaces and on
+// two real hosts. Both roles read the same file; each picks its own half by role.
+// Validation errors name the file, the field path and the reason, because the person
+// reading them is editing that file by hand.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { IntactError } from './errors.js';
+import { ipv4ToU32 } from './wire/addr.js';
+
+export type Role = 'primary' | 'backup';
+
+const ipv4 = z.ipv4({ error: 'must be a dotted IPv4 address such as 192.0.2.1' });
+
+// Linux limits interface names to IFNAMSIZ-1 = 15 bytes; '/' and whitespace are
+// refused by the kernel, so refusing them here turns a runtime ENODEV into a clear error.
+const ifname = z
+  .string({ error: 'must be an interface name (string)' })
+  .regex(/^[^\s/:]{1,15}$/, { error: 'must be an interface name of 1 to 15 characters without spaces, "/" or ":"' });
+
+const hexKey = z
+  .string({ error: 'must be a hex string' })
+  .regex(/^(?:[0-9a-fA-F]{2}){16,}$/, {
+    error: 'must be hex digits (0-9, a-f), an even number of them, at least 32 (16 bytes)',
+  });
+
+const positiveMs = (what: string) =>
+  z.int({ error: `${what} must be a whole number of milliseconds` }).positive({ error: `${what} must be > 0` });
+
+const HostSchema = z.strictObject({
+  /** The interface on the service LAN that carries the VIP (raw frames, AF_PACKET). */
+  serviceInterface: ifname,
+  /** The host's own address on the service LAN (configured in its kernel; not the VIP). */
+  serviceAddress: ipv4,
+  /** The interface of the dedicated replication link; informational for heartbeats. */
+  replicationInterface: ifname.optional(),
+  /** The host's address on the replication link; the replication channel binds to it. */
+  replicationAddress: ipv4,
+});
+
+const ReplicationSchema = z.strictObject({
+  port: z
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be a TCP/UDP port (1-65535)' })
+    .max(65535, { error: 'must be a TCP/UDP port (1-65535)' })
+    .default(7400),
+  /** Shared secret for the hello authentication (HMAC key), hex. */
+  key: hexKey,
+  // 10 ms / 60 ms aims at detecting a dead primary within 100 ms on a quiet link.
+  heartbeatIntervalMs: positiveMs('heartbeatIntervalMs').default(10),
+  deadTimeMs: positiveMs('deadTimeMs').default(60),
+  /** Bound of the backup's store per connection; when full the primary back-pressures. */
+  storeBytesPerConnection: z
+    .int({ error: 'must be a whole number of bytes' })
+    .min(65536, { error: 'must be at least 65536 bytes (one full TCP window)' })
+    .default(4 * 1024 * 1024),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    /** The service address the clients connect to; configured in no kernel. */
+    vip: ipv4,
+    /** Prefix length of the service LAN (the VIP's subnet). */
+    servicePrefixLength: z
+      .int({ error: 'must be a whole number' })
+      .min(8, { error: 'must be between 8 and 30' })
+      .max(30, { error: 'must be between 8 and 30' })
+      .default(24),
+    /** Next hop for clients outside the service subnet; without it only on-link clients
+     *  are reachable from the VIP. */
+    gateway: ipv4.optional(),
+    primary: HostSchema,
+    backup: HostSchema,
+    replication: ReplicationSchema,
+    /** Directory for per-role log files; logs go to stderr when absent. */
+    logDir: z.string().min(1, { error: 'must be a non-empty path' }).optional(),
+  })
+  // zod runs this even when a field above failed (format issues do not abort), so
+  // every check here tolerates values that did not validate.
+  .superRefine((c, ctx) => {
+    const dup = (a: string, b: string, path: (string | number)[], why: string) => {
+      if (typeof a === 'string' && a === b) ctx.addIssue({ code: 'custom', path, message: why });
+    };
+    dup(c.primary.serviceAddress, c.backup.serviceAddress, ['backup', 'serviceAddress'], 'must differ from primary.serviceAddress');
+    dup(c.vip, c.primary.serviceAddress, ['vip'], 'must differ from primary.serviceAddress (no kernel may own the VIP)');
+    dup(c.vip, c.backup.serviceAddress, ['vip'], 'must differ from backup.serviceAddress (no kernel may own the VIP)');
+    dup(c.primary.replicationAddress, c.backup.replicationAddress, ['backup', 'replicationAddress'], 'must differ from primary.replicationAddress');
+
+    const mask = (0xffffffff << (32 - c.servicePrefixLength)) >>> 0;
+    const net = (a: unknown): number | undefined => {
+      if (typeof a !== 'string') return undefined;
+      try {
+        return (ipv4ToU32(a) & mask) >>> 0;
+      } catch {
+        return undefined;
+      }
+    };
+    const vipNet = net(c.vip);
+    const sameNet = (a: string | undefined, path: (string | number)[]) => {
+      const n = net(a);
+      if (vipNet !== undefined && n !== undefined && n !== vipNet) {
+        ctx.addIssue({ code: 'custom', path, message: `must be in the VIP's subnet ${c.vip}/${c.servicePrefixLength}` });
+      }
+    };
+    sameNet(c.primary.serviceAddress, ['primary', 'serviceAddress']);
+    sameNet(c.backup.serviceAddress, ['backup', 'serviceAddress']);
+    sameNet(c.gateway, ['gateway']);
+
+    // One late heartbeat must not look like a death.
+    const { deadTimeMs, heartbeatIntervalMs } = c.replication;
+    if (typeof deadTimeMs === 'number' && typeof heartbeatIntervalMs === 'number' && deadTimeMs < 2 * heartbeatIntervalMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['replication', 'deadTimeMs'],
+        message: `must be at least twice heartbeatIntervalMs (${c.replication.heartbeatIntervalMs})`,
+      });
+    }
+  });
+
+/** A validated config, defaults filled in. */
+export type Config = z.output<typeof ConfigSchema>;
+/** What a config file may contain (defaults optional). */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type HostConfig = Config['primary'];
+
+function describeIssues(source: string, error: z.ZodError): string {
+  const lines = error.issues.map((i) => {
+    const where = i.path.length ? i.path.join('.') : '(top level)';
+    const why = i.code === 'invalid_type' && /received undefined$/.test(i.message) ? 'is required' : i.message;
+    return `${where}: ${why}`;
+  });
+  return `invalid config ${source}: ${lines.join('; ')}`;
+}
+
+/** Validates a parsed JSON value. `source` names it in errors (a file path). */
+export function parseConfig(obj: unknown, source = '(object)'): Config {
+  const r = ConfigSchema.safeParse(obj);
+  if (!r.success) throw new IntactError('ERR_INTACT_CONFIG', describeIssues(source, r.error));
+  return r.data;
+}
+
+/** Reads and validates a config file. Every failure, a missing file included, is
+ *  ERR_INTACT_CONFIG with the path in the message. */
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String((e as Error).message);
+    throw new IntactError('ERR_INTACT_CONFIG', `cannot read config ${path}: ${why}`, { cause: e });
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new IntactError('ERR_INTACT_CONFIG', `invalid config ${path}: not JSON: ${(e as Error).message}`, { cause: e });
+  }
+  return parseConfig(obj, path);
+}
