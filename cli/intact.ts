@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { isIntactError } from '../shared/errors.js';
 import { registerLab } from '../lab/cli.js';
 import { registerPrimary } from '../primary/cli.js';
+import { registerBackup } from '../backup-daemon/cli.js';
 
 const program = new Command();
 program
@@ -14,6 +15,7 @@ program
 
 registerLab(program);
 registerPrimary(program);
+registerBackup(program);
 
 try {
   await program.parseAsync(process.argv);

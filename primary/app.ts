@@ -69,6 +69,7 @@ const BUILTINS: Record<string, () => Promise<IntactApp>> = {
   sink: async () => (await import('./apps/sink.js')).sinkApp,
   source: async () => (await import('./apps/source.js')).sourceApp,
   http: async () => (await import('./apps/http.js')).httpApp,
+  kv: async () => (await import('./apps/kv.js')).kvApp,
 };
 
 export const BUILTIN_APPS = Object.keys(BUILTINS);

@@ -12,6 +12,7 @@ import { loadConfig } from '../shared/config.js';
 import { logger } from '../shared/log.js';
 import { loadApp, parseAppOptPairs, prepareApp, serveApp } from './app.js';
 import { openServiceRuntime } from './runtime.js';
+import { Protection } from './replication/protect.js';
 
 const log = logger('primary');
 
@@ -23,6 +24,10 @@ export interface PrimaryCliOptions {
   /** Open the service link inside this network namespace instead of the current one. */
   netns?: string;
   gso: boolean;
+  /** false (--no-backup): serve without replication even though the config names a backup. */
+  backup?: boolean;
+  /** How long to wait for the backup at start before serving unprotected (ms). */
+  backupWait?: number;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -45,6 +50,12 @@ export function registerPrimary(program: Command): void {
     .option('--port <n>', "port to serve on (default: the app's)", parsePort)
     .option('--netns <name>', 'open the service interface inside this network namespace')
     .option('--no-gso', 'send MSS-sized frames instead of GSO super-frames')
+    .option('--no-backup', 'serve without replication (unprotected) even though the config names a backup')
+    .option('--backup-wait <ms>', 'how long to wait for the backup at start before serving unprotected', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number of milliseconds');
+      return n;
+    }, 5000)
     .action(async (opts: PrimaryCliOptions) => {
       await runPrimary(opts);
     });
@@ -61,14 +72,29 @@ export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal):
     netns: opts.netns,
     gso: opts.gso,
   });
+  // Protection first: the mirror must be on the stack before the first SYN arrives.
+  let protection: Protection | undefined;
   let served;
   try {
+    if (opts.backup !== false) {
+      protection = new Protection(runtime, config);
+      protection.on('conflict', () => {
+        log.error('the VIP moved to another host: exiting');
+        process.exitCode = 3;
+        process.kill(process.pid, 'SIGTERM');
+      });
+      await protection.start(opts.backupWait ?? 5000);
+    }
     served = await serveApp(prepared, { runtime });
   } catch (e) {
+    await protection?.close();
     await runtime.close();
     throw e;
   }
-  const line = `serving ${app.name} on ${runtime.vip}:${served.port} (unprotected: no backup)`;
+  const how = protection?.isProtected
+    ? `protected by the backup at ${config.backup.replicationAddress}`
+    : opts.backup === false ? 'unprotected: --no-backup' : 'unprotected: backup not reachable';
+  const line = `serving ${app.name} on ${runtime.vip}:${served.port} (${how})`;
   log.warn({ app: app.name, vip: runtime.vip, port: served.port, link: runtime.link.name }, line);
   // Also on stdout, one line, for scripts and tests that wait for readiness.
   process.stdout.write(line + '\n');
@@ -94,6 +120,7 @@ export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal):
     }
   });
   await served.close();
+  await protection?.close();
   await runtime.close();
   log.info('stopped');
 }

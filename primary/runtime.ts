@@ -14,12 +14,13 @@ import type { Link } from '../shared/link.js';
 import { logger } from '../shared/log.js';
 import { IntactError } from '../shared/errors.js';
 import { toIpv4U32, u32ToIpv4 } from '../shared/wire/addr.js';
-import { TcpStack, type StackOptions } from '../shared/tcp/stack.js';
+import { TcpStack, type StackOptions, type TcpConnection } from '../shared/tcp/stack.js';
+import type { Mirror } from './replication/mirror.js';
 import { arpOrIpv4To } from '../native/bpf.js';
 import { openLink } from '../native/index.js';
 import { VipHost, type HostOptions } from './host.js';
 import type { EngineListener, ListenRuntime } from './server.js';
-import type { EngineConnection } from './socket.js';
+import type { EngineConnection, SocketProtection } from './socket.js';
 import { systemError } from './socket.js';
 
 const log = logger('runtime');
@@ -53,6 +54,10 @@ export class Runtime implements ListenRuntime {
   readonly stack: TcpStack;
   readonly host: VipHost;
   private readonly ports = new Set<number>();
+  /** Ports whose listener opted into replication (the thesis' backup socket option). */
+  readonly protectedPorts = new Set<number>();
+  /** The replication layer, once a backup protects this runtime (issue 4). */
+  mirror: Mirror | undefined;
   private readonly ownsLink: boolean;
   private closed = false;
 
@@ -82,7 +87,12 @@ export class Runtime implements ListenRuntime {
     return this;
   }
 
-  listen(port: number, opts: { backlog?: number } = {}): EngineListener {
+  /** The socket hooks of a mirrored connection; undefined when unprotected. */
+  protection(conn: EngineConnection): SocketProtection | undefined {
+    return this.mirror?.protectionFor(conn as TcpConnection);
+  }
+
+  listen(port: number, opts: { backlog?: number; backup?: boolean } = {}): EngineListener {
     if (this.closed) throw new IntactError('ERR_INTACT_CLOSED', 'runtime is closed');
     if (port === 0) port = this.freePort();
     if (this.ports.has(port)) {
@@ -92,7 +102,9 @@ export class Runtime implements ListenRuntime {
     }
     const inner = this.stack.listen(port, { backlog: opts.backlog, addr: this.vipU32 });
     this.ports.add(port);
+    if (opts.backup !== false) this.protectedPorts.add(port);
     const ports = this.ports;
+    const protectedPorts = this.protectedPorts;
     return {
       port,
       get onConnection() {
@@ -104,6 +116,7 @@ export class Runtime implements ListenRuntime {
       close() {
         inner.close();
         ports.delete(port);
+        protectedPorts.delete(port);
       },
     };
   }

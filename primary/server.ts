@@ -9,7 +9,7 @@
 // The runtime (primary/runtime.ts) owns the engine, the host and the link; the server
 // only asks it for a listener on a port of its VIP.
 import { EventEmitter } from 'node:events';
-import { IntactSocket, type EngineConnection, type SocketTimers, systemError } from './socket.js';
+import { IntactSocket, type SocketProtection, type EngineConnection, type ResumePoint, type SocketTimers, systemError } from './socket.js';
 
 /** The engine's Listener (shared/tcp/stack.ts), structurally. */
 export interface EngineListener {
@@ -24,7 +24,9 @@ export interface ListenRuntime {
   readonly vip: string;
   /** Listen on `port` of the VIP (0: a free ephemeral port). Throws an error with code
    *  EADDRINUSE when the port is taken. */
-  listen(port: number, opts: { backlog?: number }): EngineListener;
+  listen(port: number, opts: { backlog?: number; backup?: boolean }): EngineListener;
+  /** The replication layer's hooks for a protected connection; undefined: unprotected. */
+  protection?(conn: EngineConnection): SocketProtection | undefined;
 }
 
 export interface ServerOptions {
@@ -36,6 +38,9 @@ export interface ServerOptions {
   noDelay?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
+  /** The thesis' backup socket option: connections accepted by this server are
+   *  replicated to the backup when the runtime has one (default true). */
+  backup?: boolean;
   /** Clock for sockets' idle timeouts; tests pass a manual one. */
   timers?: SocketTimers;
 }
@@ -114,7 +119,7 @@ export class IntactServer extends EventEmitter {
       return this;
     }
     try {
-      this.listener = this.runtime.listen(port, { backlog: o.backlog });
+      this.listener = this.runtime.listen(port, { backlog: o.backlog, backup: this.opts.backup ?? true });
     } catch (e) {
       process.nextTick(() => this.emit('error', e));
       return this;
@@ -167,8 +172,8 @@ export class IntactServer extends EventEmitter {
     return this;
   }
 
-  /** Wrap an engine connection (a new one, or one rebuilt after takeover) as a socket
-   *  of this server and announce it with 'connection'. */
+  /** Wrap a new engine connection as a socket of this server and announce it with
+   *  'connection'. */
   accept(conn: EngineConnection): IntactSocket | undefined {
     if (this.maxConnections !== undefined && this.sockets.size >= this.maxConnections) {
       conn.abort();
@@ -180,7 +185,20 @@ export class IntactServer extends EventEmitter {
       });
       return undefined;
     }
-    const socket = new IntactSocket(conn, { allowHalfOpen: this.opts.allowHalfOpen, timers: this.opts.timers });
+    const socket = this.wrap(conn);
+    this.emit('connection', socket);
+    return socket;
+  }
+
+  /** Wrap a connection rebuilt after a takeover: no 'connection' event, the caller
+   *  hands the socket to the app's restore hook with its last checkpoint. */
+  adopt(conn: EngineConnection, resume: ResumePoint): IntactSocket {
+    return this.wrap(conn, resume);
+  }
+
+  private wrap(conn: EngineConnection, resume?: ResumePoint): IntactSocket {
+    const socket = new IntactSocket(conn, { allowHalfOpen: this.opts.allowHalfOpen, timers: this.opts.timers, resume });
+    socket.protection = this.runtime.protection?.(conn);
     if (this.opts.noDelay) socket.setNoDelay(true);
     if (this.opts.keepAlive) socket.setKeepAlive(true, this.opts.keepAliveInitialDelay ?? 0);
     if (this.opts.pauseOnConnect) socket.pause();
@@ -190,7 +208,6 @@ export class IntactServer extends EventEmitter {
       this.sockets.delete(socket);
       this.emitCloseIfDrained();
     });
-    this.emit('connection', socket);
     return socket;
   }
 

@@ -70,6 +70,14 @@ export interface ResumePoint {
 /** Records a checkpoint with the replication layer; false when not protected. */
 export type CheckpointSink = (state: Buffer, consumed: number, produced: number) => boolean;
 
+/** What the replication layer gives the socket of a protected connection. */
+export interface SocketProtection {
+  checkpoint: CheckpointSink;
+  /** Stream position up to which received bytes are replicated. The app is handed no
+   *  byte beyond it, so a checkpoint never covers input the backup lacks (rule 4). */
+  recvLimit(): number;
+}
+
 export interface IntactSocketOptions {
   /** As net's: when false (default) the socket ends its side once the peer's FIN was read. */
   allowHalfOpen?: boolean;
@@ -164,8 +172,10 @@ export class IntactSocket extends Duplex {
   private dropOnResume = 0;
   /** Checkpoints waiting until everything written before them is in the engine. */
   private checkpoints: Array<{ state: Buffer; consumed: number; produced: number }> = [];
+  /** Stream position after the last byte taken from the engine. */
+  private pulledPos = 0;
   /** Set by the replication layer for protected connections. */
-  checkpointSink: CheckpointSink | undefined;
+  protection: SocketProtection | undefined;
 
   constructor(conn: EngineConnection, opts: IntactSocketOptions = {}) {
     super({
@@ -182,6 +192,7 @@ export class IntactSocket extends Duplex {
     if (opts.resume) {
       const r = opts.resume;
       this.consumedPos = r.consumed;
+      this.pulledPos = r.consumed;
       this.producedPos = r.produced;
       this.acceptedPos = r.produced;
       this.dropOnResume = Math.max(0, r.replicatedEnd - r.produced);
@@ -273,7 +284,7 @@ export class IntactSocket extends Duplex {
    * Returns false when the connection is not protected by a backup (nothing recorded).
    */
   checkpoint(state: unknown): boolean {
-    if (!this.checkpointSink) return false;
+    if (!this.protection) return false;
     const bytes = Buffer.from(JSON.stringify(state ?? null));
     this.checkpoints.push({ state: bytes, consumed: this.consumedPos, produced: this.producedPos });
     this.submitCheckpoints();
@@ -311,7 +322,7 @@ export class IntactSocket extends Duplex {
   private submitCheckpoints(): void {
     while (this.checkpoints.length > 0 && this.checkpoints[0].produced <= this.acceptedPos) {
       const c = this.checkpoints.shift()!;
-      this.checkpointSink?.(c.state, c.consumed, c.produced);
+      this.protection?.checkpoint(c.state, c.consumed, c.produced);
     }
   }
 
@@ -413,8 +424,11 @@ export class IntactSocket extends Duplex {
     this.pulling = true;
     try {
       while (this.wantRead) {
-        const b = conn.recv();
+        const room = this.protection ? this.protection.recvLimit() - this.pulledPos : undefined;
+        if (room !== undefined && room <= 0) break;
+        const b = conn.recv(room);
         if (b === undefined || b.length === 0) break;
+        this.pulledPos += b.length;
         this.bytesRead += b.length;
         this.touch();
         if (!this.push(b)) this.wantRead = false;
@@ -439,6 +453,7 @@ export class IntactSocket extends Duplex {
     const conn = this.conn;
     if (conn && !this.eofPushed) {
       for (let b = conn.recv(); b !== undefined && b.length > 0; b = conn.recv()) {
+        this.pulledPos += b.length;
         this.bytesRead += b.length;
         this.push(b);
       }

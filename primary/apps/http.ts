@@ -75,6 +75,11 @@ export const httpApp: IntactApp = {
     const { root } = parseAppOptions('http', Options, opts);
     if (root === undefined) log.warn('no --app-opt root=<dir>: every GET is 404');
     const server = http.createServer((req, res) => {
+      // Replies are a pure function of the request and the files: after a takeover the
+      // backup replays the request and regenerates the response, and the bytes the
+      // client already has are dropped by position (rule 2) — a Date header would make
+      // the replay differ from the original.
+      res.sendDate = false;
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (req.method === 'PUT' && path === '/sha256') return hashBody(req, res);
       if (req.method === 'GET' || req.method === 'HEAD') {
@@ -95,6 +100,11 @@ export const httpApp: IntactApp = {
     });
     return {
       connection(socket) {
+        server.emit('connection', socket);
+      },
+      // Without checkpoints, a rebuilt connection replays from its first byte (the store
+      // keeps the whole request): Node's http parser reads the request again.
+      restore(socket) {
         server.emit('connection', socket);
       },
       close() {

@@ -14,10 +14,15 @@
 // in a FIFO by message number, and one CONFIRM {upTo} releases all below it.
 import type { TcpConnection, ConnectionObserver } from '../../shared/tcp/connection.js';
 import type { TcpState } from '../../shared/tcp/tcb.js';
-import { MsgType } from '../../shared/replication/messages.js';
+import { MsgType, type Message } from '../../shared/replication/messages.js';
 import { stateIndex } from '../../shared/replication/states.js';
 import { logger } from '../../shared/log.js';
-import type { ReplicationChannel } from './channel.js';
+import type { SocketProtection } from '../socket.js';
+
+export interface MirrorChannel {
+  send(m: Message): number;
+  on(event: 'confirm', fn: (upTo: number) => void): unknown;
+}
 
 interface Gate {
   msg: number;
@@ -38,6 +43,10 @@ class Mirrored {
   /** Bytes the engine handed us that wait for room in the backup's store. */
   pendingRecv: Buffer[] = [];
   pendingSend: Buffer[] = [];
+  /** Checkpoints waiting for their output to be replicated. */
+  checkpoints: Array<{ state: Buffer; consumed: number; produced: number }> = [];
+  /** Input waits for room in the backup's store: the socket is holding the app back. */
+  recvBlocked = false;
   finRecvSent = false;
   finSendSent = false;
   dirty = false;
@@ -54,10 +63,14 @@ class Mirrored {
 }
 
 export interface MirrorOptions {
-  channel: ReplicationChannel;
+  /** Where messages go (ReplicationChannel, or a simulation's): send() returns the
+   *  message's number; 'confirm' events release the gates. */
+  channel: MirrorChannel;
   bytesPerConnection: number;
   /** Run a poll of the stack soon (gates moved). */
   wake: () => void;
+  /** Which connections to mirror (the listeners that opted in); default all. */
+  protects?: (c: TcpConnection) => boolean;
 }
 
 export class Mirror implements ConnectionObserver {
@@ -83,7 +96,7 @@ export class Mirror implements ConnectionObserver {
   // ---- ConnectionObserver ----
 
   opened(c: TcpConnection): void {
-    if (this.off) return;
+    if (this.off || (this.o.protects && !this.o.protects(c))) return;
     const m = new Mirrored(c, this.nextId++);
     this.byConn.set(c, m);
     this.stats.opened++;
@@ -103,7 +116,8 @@ export class Mirror implements ConnectionObserver {
   received(c: TcpConnection, _seq: number, data: Buffer): void {
     const m = this.byConn.get(c);
     if (!m) return;
-    m.pendingRecv.push(Buffer.from(data));
+    // No copy: the engine never writes into a buffer it handed on.
+    m.pendingRecv.push(data);
     this.pump(m);
   }
 
@@ -143,18 +157,26 @@ export class Mirror implements ConnectionObserver {
   // ---- the application's checkpoint (rule 4) ----
 
   /** Records {state, consumed, produced} for `c`; false when the connection is not
-   *  protected (no backup, or not a replicated listener). */
+   *  protected (no backup, or not a replicated listener). Positions are stream
+   *  offsets; the socket layer calls this only once everything produced is in the
+   *  engine, and the checkpoint waits here until that output is replicated too. */
   checkpoint(c: TcpConnection, state: Buffer, consumed: number, produced: number): boolean {
     const m = this.byConn.get(c);
     if (!m || this.off) return false;
-    // The checkpoint may only free what the backup holds: receive data not yet
-    // replicated (waiting for room) cannot be counted as consumed there.
-    const freeTo = Math.min(consumed, m.rcvEnd);
-    this.o.channel.send({ type: MsgType.Checkpoint, conn: m.id, consumed: freeTo, produced: Math.min(produced, m.sndEnd), state });
-    m.rcvFreed = Math.max(m.rcvFreed, freeTo);
-    this.stats.checkpoints++;
+    m.checkpoints.push({ state, consumed, produced });
     this.pump(m);
     return true;
+  }
+
+  /** The socket layer's hooks for a mirrored connection (undefined: not mirrored). */
+  protectionFor(c: TcpConnection): SocketProtection | undefined {
+    const m = this.byConn.get(c);
+    if (!m) return undefined;
+    return {
+      checkpoint: (state, consumed, produced) => this.checkpoint(c, state, consumed, produced),
+      // Unprotected (backup lost), the app may read everything the engine holds.
+      recvLimit: () => (this.off ? Number.MAX_SAFE_INTEGER : m.rcvEnd),
+    };
   }
 
   /** The backup is gone: open every gate and stop mirroring (rule 6: the primary
@@ -182,6 +204,14 @@ export class Mirror implements ConnectionObserver {
     if (this.off || m.closed) return;
     const c = m.c;
     const bound = this.o.bytesPerConnection;
+    // Input that waited for room: once replicated, the app may read it (the socket
+    // holds back what is not); tell it after the engine's current step.
+    if (m.recvBlocked) {
+      const before = m.rcvEnd;
+      queueMicrotask(() => {
+        if (m.rcvEnd !== before && !m.closed) c.handler?.readable();
+      });
+    }
     while (m.pendingRecv.length > 0) {
       const room = bound - m.held;
       if (room <= 0) break;
@@ -212,6 +242,17 @@ export class Mirror implements ConnectionObserver {
       const msg = this.o.channel.send({ type: MsgType.SendData, conn: m.id, seq, data: d });
       this.gate({ msg, m, send: (seq + d.length) >>> 0 });
     }
+    // Rule 4: a checkpoint goes after the output it covers, and frees only receive
+    // data the backup holds (the rest was not consumed there).
+    while (m.checkpoints.length > 0 && m.checkpoints[0].produced <= m.sndEnd) {
+      const k = m.checkpoints.shift()!;
+      const consumed = Math.max(m.rcvFreed, Math.min(k.consumed, m.rcvEnd));
+      this.o.channel.send({ type: MsgType.Checkpoint, conn: m.id, consumed, produced: k.produced, state: k.state });
+      m.rcvFreed = consumed;
+      this.stats.checkpoints++;
+      if (m.pendingRecv.length > 0) return this.pump(m);
+    }
+    m.recvBlocked = m.pendingRecv.length > 0;
     if (m.pendingRecv.length + m.pendingSend.length > 0) this.stats.backPressured++;
     // A FIN that waited behind data goes now.
     if ((c.rcvFinSeq !== undefined && !m.finRecvSent && m.pendingRecv.length === 0) ||

@@ -21,7 +21,7 @@ async function exchange(conn: FakeConnection, input: Buffer, opts: { halfClose?:
 }
 
 t.test('loadApp knows the built-ins by name', async (t) => {
-  t.same([...BUILTIN_APPS].sort(), ['echo', 'http', 'sink', 'source']);
+  t.same([...BUILTIN_APPS].sort(), ['echo', 'http', 'kv', 'sink', 'source']);
   for (const name of BUILTIN_APPS) t.equal((await loadApp(name)).name, name);
   t.equal((await loadApp('echo')).defaultPort, 7);
   t.equal((await loadApp('sink')).defaultPort, 9);

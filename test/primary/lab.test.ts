@@ -29,7 +29,7 @@ async function startPrimary(lab: Lab, app: string, args: string[] = []): Promise
   const ns = findNode(lab, 'primary').netns;
   const proc = nsSpawn(
     ns,
-    [process.execPath, '--import', 'tsx', join(ROOT, 'test/primary/run-primary.ts'), '--config', lab.configs.primary, '--app', app, ...args],
+    [process.execPath, '--import', 'tsx', join(ROOT, 'test/primary/run-primary.ts'), '--config', lab.configs.primary, '--app', app, '--no-backup', ...args],
     { cwd: ROOT, env: { ...process.env, INTACT_LOG_LEVEL: process.env.INTACT_LOG_LEVEL ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

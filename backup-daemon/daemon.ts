@@ -1,0 +1,119 @@
+// The backup daemon: holds the replica of a primary, watches it, and takes over when
+// every heartbeat path has been silent for the dead time. Everything a takeover needs
+// is prepared at start (the app validated, the service link open, the runtime built),
+// so the takeover itself only rebuilds, claims, restarts and kicks.
+//
+// It prints one JSON line per event on stdout ({"event": "ready" | "session" |
+// "primary-dead" | "takeover" | ...}) for scripts and `intact demo`; logs go to stderr.
+import { EventEmitter } from 'node:events';
+import type { Config } from '../shared/config.js';
+import { logger } from '../shared/log.js';
+import { toIpv4U32, u32ToIpv4 } from '../shared/wire/addr.js';
+import { HeartbeatPeer } from '../shared/heartbeat/peer.js';
+import { openLink } from '../native/index.js';
+import { arpOrIpv4To } from '../native/bpf.js';
+import { Runtime } from '../primary/runtime.js';
+import type { PreparedApp, ServedApp } from '../primary/app.js';
+import { ReplicationServer } from './replication-server.js';
+import { takeover, type TakeoverResult } from './takeover.js';
+
+const log = logger('backup');
+
+export interface BackupOptions {
+  config: Config;
+  app: PreparedApp;
+  netns?: string;
+  gso?: boolean;
+  /** Where event lines go (default: stdout). */
+  emitLine?: (line: string) => void;
+}
+
+export type BackupState = 'watching' | 'taking-over' | 'serving';
+
+export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { detectedAt: number; lastHeardAt: number }] }> {
+  state: BackupState = 'watching';
+  private readonly log = log;
+  private server: ReplicationServer | undefined;
+  private heartbeats: HeartbeatPeer | undefined;
+  private runtime: Runtime | undefined;
+  private served: ServedApp | undefined;
+  private readonly vip: number;
+
+  constructor(private readonly o: BackupOptions) {
+    super();
+    this.vip = toIpv4U32(o.config.vip);
+  }
+
+  private line(event: string, fields: Record<string, unknown> = {}): void {
+    const s = JSON.stringify({ event, at: performance.timeOrigin + performance.now(), ...fields });
+    (this.o.emitLine ?? ((l: string) => process.stdout.write(l + '\n')))(s);
+  }
+
+  async start(): Promise<void> {
+    const c = this.o.config;
+    // The service link is opened now: a missing interface or capability fails at start,
+    // not in the middle of a takeover. The host is not started: the backup is silent on
+    // the service LAN (no ARP answers for the VIP) until it takes over.
+    const link = openLink(c.backup.serviceInterface, { filter: arpOrIpv4To(this.vip), netns: this.o.netns, gso: this.o.gso });
+    this.runtime = new Runtime({ link, vip: this.vip, ownsLink: true });
+    this.server = new ReplicationServer({
+      host: c.backup.replicationAddress,
+      port: c.replication.port,
+      key: Buffer.from(c.replication.key, 'hex'),
+      vips: [this.vip],
+      store: { bytesPerConnection: c.replication.storeBytesPerConnection },
+    });
+    this.server.on('session', () => this.line('session', { vip: c.vip }));
+    this.server.on('session-end', (_v, reason) => this.line('session-end', { reason }));
+    await this.server.listen();
+    this.heartbeats = new HeartbeatPeer({
+      keyHex: c.replication.key,
+      vip: this.vip,
+      role: 'backup',
+      intervalMs: c.replication.heartbeatIntervalMs,
+      deadMs: c.replication.deadTimeMs,
+      paths: [
+        { name: 'replication', localAddr: c.backup.replicationAddress, port: c.replication.port, peerAddr: c.primary.replicationAddress },
+        { name: 'service', localAddr: c.backup.serviceAddress, port: c.replication.port, peerAddr: c.primary.serviceAddress },
+      ],
+    });
+    this.heartbeats.on('alive', () => this.line('primary-alive'));
+    this.heartbeats.on('path-down', (path) => this.line('path-down', { path }));
+    this.heartbeats.on('path-up', (path) => this.line('path-up', { path }));
+    this.heartbeats.on('error', (e) => log.error({ err: e.message }, 'heartbeat path failed'));
+    this.heartbeats.on('dead', (at, silentMs, lastHeard) => {
+      this.line('primary-dead', { detectedAt: at, lastHeardAt: lastHeard, silentMs });
+      void this.takeOver(at, lastHeard);
+    });
+    this.heartbeats.start();
+    this.line('ready', { vip: c.vip, app: this.o.app.app.name, port: this.o.app.port });
+    log.info({ vip: c.vip, app: this.o.app.app.name }, 'backup watching the primary');
+  }
+
+  private async takeOver(detectedAt: number, lastHeardAt: number): Promise<void> {
+    if (this.state !== 'watching' || !this.runtime) return;
+    this.state = 'taking-over';
+    // The primary is dead to us: nothing more from it is applied, whatever arrives late.
+    this.server?.endSession(this.vip, 'takeover');
+    await this.heartbeats?.close();
+    try {
+      const r = await takeover({ store: this.server?.stores.get(this.vip), runtime: this.runtime, app: this.o.app });
+      this.served = r.served;
+      this.state = 'serving';
+      const { served: _s, ...figures } = r;
+      this.line('takeover', { ...figures, detectedAt, lastHeardAt, vip: u32ToIpv4(this.vip) });
+      this.emit('takeover', { ...r, detectedAt, lastHeardAt });
+      log.warn({ vip: u32ToIpv4(this.vip) }, 'serving the VIP as primary now (unprotected: no backup)');
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'takeover failed');
+      this.line('takeover-failed', { error: (e as Error).message });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.heartbeats?.close();
+    this.server?.close();
+    await this.served?.close();
+    await this.runtime?.close();
+  }
+}
