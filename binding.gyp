@@ -10,7 +10,8 @@
         "native/src/errors.cc",
         "native/src/ifinfo.cc",
         "native/src/netns.cc",
-        "native/src/packet_socket.cc"
+        "native/src/packet_socket.cc",
+        "native/src/sched.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

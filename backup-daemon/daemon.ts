@@ -85,6 +85,7 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
       this.line('primary-dead', { detectedAt: at, lastHeardAt: lastHeard, silentMs });
       void this.takeOver(at, lastHeard);
     });
+    this.server.on('activity', () => this.heartbeats?.heard('replication'));
     this.heartbeats.start();
     this.line('ready', { vip: c.vip, app: this.o.app.app.name, port: this.o.app.port });
     log.info({ vip: c.vip, app: this.o.app.app.name }, 'backup watching the primary');

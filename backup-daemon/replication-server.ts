@@ -27,6 +27,8 @@ export interface ReplicationServerEvents {
   session: [vip: number];
   'session-end': [vip: number, reason: string];
   refused: [remote: string, reason: string];
+  /** Messages arrived from the primary of `vip`: it is alive. */
+  activity: [vip: number];
 }
 
 export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
@@ -121,6 +123,7 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
         return this.violation(sock, vip, `decode:${error.reason}`);
       }
       if (store && messages.length > 0) {
+        this.emit('activity', vip);
         const c = new Encoder();
         c.write({ type: MsgType.Confirm, upTo: store.applied });
         sock.write(c.take());

@@ -1,6 +1,7 @@
 // `intact lab ...`: a thin commander layer over the lab library (topology.ts,
 // faults.ts, smoke.ts). Names and flags here are a contract with users and scripts.
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { IntactError } from '../shared/errors.js';
 import { cutLink, healLink, killNode, setLoss } from './faults.js';
@@ -139,7 +140,7 @@ export function registerLab(program: Command): void {
         child.on('error', () => resolve(127));
         child.on('exit', (code, signal) => {
           if (code !== null) resolve(code);
-          else resolve(128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : signal === 'SIGINT' ? 2 : 1));
+          else resolve(128 + (signal ? (constants.signals[signal] ?? 0) : 0));
         });
       });
     });

@@ -75,6 +75,8 @@ export interface RunOptions {
   /** Return a non-zero exit instead of throwing ERR_INTACT_LAB_COMMAND. */
   allowFail?: boolean;
   timeoutMs?: number;
+  /** Signal sent at timeoutMs (default SIGKILL); SIGINT lets e.g. ping print its summary. */
+  killSignal?: NodeJS.Signals;
 }
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
@@ -92,7 +94,7 @@ export function run(tool: Tool, args: readonly string[], opts: RunOptions = {}):
     const child = execFile(
       argv[0]!,
       argv.slice(1),
-      { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: opts.timeoutMs ?? 0, killSignal: 'SIGKILL' },
+      { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: opts.timeoutMs ?? 0, killSignal: opts.killSignal ?? 'SIGKILL' },
       (error: ExecFileException | null, stdout: string, stderr: string) => {
         let code = 0;
         if (error) {

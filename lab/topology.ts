@@ -207,7 +207,28 @@ export async function labUp(opts: UpOptions = {}): Promise<Lab> {
   await configureAddress(backup.netns, REPLICATION_IF, bRep.cidr!);
 
   writeLabConfig(plan);
+  await waitOperUp(plan);
   return plan;
+}
+
+/** The kernel reports carrier on a new veth a little later (linkwatch runs at most once
+ *  a second): wait for it, so frames sent the moment `up` returns are not dropped. */
+async function waitOperUp(plan: LabPlan, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const down: string[] = [];
+    for (const n of plan.nodes) {
+      const r = await run('ip', ['-n', n.netns, '-j', 'link', 'show']);
+      for (const l of JSON.parse(r.stdout || '[]') as IpLink[]) {
+        if (l.ifname !== 'lo' && l.operstate !== 'UP') down.push(`${n.node}:${l.ifname}=${l.operstate}`);
+      }
+    }
+    if (down.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new IntactError('ERR_INTACT_LAB_COMMAND', `lab ${plan.prefix}: links not up after ${timeoutMs} ms: ${down.join(' ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 // ---------------------------------------------------------------- down
@@ -243,7 +264,11 @@ export async function labDown(prefix: string, opts: DownOptions = {}): Promise<s
 
 /** Runs a command in a namespace and collects its output (exit code, never a throw for
  *  a non-zero exit). */
-export function nsExec(netns: string, argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function nsExec(
+  netns: string,
+  argv: readonly string[],
+  opts: { input?: string; timeoutMs?: number; killSignal?: NodeJS.Signals } = {},
+): Promise<RunResult> {
   if (argv.length === 0) throw new IntactError('ERR_INTACT_INVALID_ARG', 'nsExec needs a command');
   return run('ip', ['netns', 'exec', netns, ...argv], { ...opts, allowFail: true });
 }

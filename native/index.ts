@@ -102,6 +102,8 @@ export interface NativeBinding {
   /** Fills the IPv4 header checksum and the TCP/UDP checksum of an Ethernet frame in
    *  place. False (untouched) when the frame is not IPv4. */
   fillChecksums(frame: Uint8Array): boolean;
+  /** SCHED_RR at `priority` (1..99) for the calling thread; false when not permitted. */
+  setRealtime(priority: number): boolean;
 }
 
 /** The repository root, from src (native/) or built (dist/native/) code alike. */
@@ -150,4 +152,15 @@ export function onesSum(buf: Uint8Array, initial = 0): number {
 
 export function fillChecksums(frame: Uint8Array): boolean {
   return binding().fillChecksums(frame);
+}
+
+/** Makes the calling thread real-time (SCHED_RR) so it runs on time on a saturated
+ *  machine; false when not permitted or the addon is not built (the caller carries on
+ *  at normal priority). */
+export function setThreadRealtime(priority = 10): boolean {
+  try {
+    return binding().setRealtime(priority);
+  } catch {
+    return false;
+  }
 }

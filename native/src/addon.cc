@@ -4,6 +4,7 @@
 #include "checksum.h"
 #include "ifinfo.h"
 #include "packet_socket.h"
+#include "sched.h"
 
 namespace {
 
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksum", Napi::Function::New(env, intact::ChecksumJs, "checksum"));
   exports.Set("onesSum", Napi::Function::New(env, intact::OnesSumJs, "onesSum"));
   exports.Set("fillChecksums", Napi::Function::New(env, intact::FillChecksumsJs, "fillChecksums"));
+  exports.Set("setRealtime", Napi::Function::New(env, intact::SetRealtimeJs, "setRealtime"));
   return exports;
 }
 

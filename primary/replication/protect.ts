@@ -96,6 +96,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
     this.runtime.mirror = mirror;
     this.runtime.stack.observer = mirror;
     ch.on('down', (reason) => this.lost(`replication link down: ${reason}`));
+    ch.on('confirm', () => this.heartbeats?.heard('replication'));
     log.info({ backup: `${c.backup.replicationAddress}:${c.replication.port}` }, 'protected by the backup');
     this.emit('protected');
     return true;

@@ -21,6 +21,7 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
   private worker: Worker | undefined;
   private readonly log = logger('heartbeat');
   readonly refusedCount = new Map<string, number>();
+  private lastHeardPost = -Infinity;
 
   constructor(private readonly data: HeartbeatWorkerData) {
     super();
@@ -32,6 +33,15 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
     w.on('message', (e: WorkerEvent) => this.onEvent(e));
     w.on('error', (e) => this.emit('error', e));
     return this;
+  }
+
+  /** The main thread saw traffic from the peer on `path`: as good as a beat. Rate-
+   *  limited, so it may be called per packet batch. */
+  heard(path: string): void {
+    const now = performance.now();
+    if (now - this.lastHeardPost < 2) return;
+    this.lastHeardPost = now;
+    this.worker?.postMessage({ cmd: 'heard', path });
   }
 
   /** Stop beating at once (a primary that lost its VIP to another host). */
@@ -48,6 +58,9 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
   private onEvent(e: WorkerEvent): void {
     switch (e.kind) {
       case 'ready': this.emit('ready'); break;
+      case 'info':
+        if (!e.realtime) this.log.warn('heartbeat thread runs at normal priority (no CAP_SYS_NICE): a saturated host may see false failures');
+        break;
       case 'alive': this.emit('alive', e.at); break;
       case 'dead': this.emit('dead', e.at, e.silentMs, e.lastHeard); break;
       case 'path-down': this.emit('path-down', e.path, e.at); break;

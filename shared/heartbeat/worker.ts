@@ -5,6 +5,7 @@ import dgram from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Detector, type Verdict } from './detector.js';
 import { decodeBeat, encodeBeat, type Role } from './packet.js';
+import { setThreadRealtime } from '../../native/index.js';
 
 export interface HeartbeatPath {
   name: string;
@@ -26,7 +27,8 @@ export type WorkerEvent =
   | Verdict
   | { kind: 'refused'; path: string; reason: string }
   | { kind: 'error'; path: string; message: string; code?: string }
-  | { kind: 'ready' };
+  | { kind: 'ready' }
+  | { kind: 'info'; realtime: boolean };
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across
  *  processes on one host (the demo measures kill-to-detection with it). */
@@ -34,6 +36,9 @@ const wallNow = () => performance.timeOrigin + performance.now();
 
 function run(d: HeartbeatWorkerData): void {
   const port = parentPort!;
+  // Real-time, as corosync's threads: on a machine saturated by traffic, a beat that
+  // leaves late or a judgment made before pending beats were read is a false takeover.
+  const realtime = setThreadRealtime(10);
   const key = Buffer.from(d.keyHex, 'hex');
   const detector = new Detector(d.paths.map((p) => p.name), d.deadMs);
   const post = (e: WorkerEvent) => port.postMessage(e);
@@ -72,9 +77,15 @@ function run(d: HeartbeatWorkerData): void {
     for (const v of detector.check(wallNow())) post(v);
   }), checkEvery);
 
-  port.on('message', (m: { cmd: string }) => {
+  port.on('message', (m: { cmd: string; path?: string }) => {
     if (m.cmd === 'silence') silenced = true;
+    // Traffic from the peer seen by the main thread (replication data, confirmations)
+    // is evidence of life as good as a beat, once beats have shown the peer alive: it
+    // may only prolong a life, never start one (the peer's heartbeat thread may not be
+    // running yet, and then it would be declared dead as soon as it goes quiet).
+    else if (m.cmd === 'heard' && m.path && detector.alive) for (const v of detector.heard(m.path, wallNow())) post(v);
   });
+  post({ kind: 'info', realtime });
 }
 
 if (parentPort && workerData) run(workerData as HeartbeatWorkerData);

@@ -152,8 +152,10 @@ export class TcpConnection {
   lastAckSent = 0;
   /** Sequence number of our FIN once the app closed (the FIN follows all queued data). */
   finSeq: number | undefined = undefined;
-  /** Sequence number of the peer's FIN once seen (it counts once rcvNxt passed it). */
+  /** Sequence number of the peer's FIN once processed (in order; rcvNxt is past it). */
   rcvFinSeq: number | undefined = undefined;
+  /** A FIN that arrived out of order, waiting for the data before it. */
+  rcvFinOoo: number | undefined = undefined;
 
   // ---- queues ----
   /** Bytes from the first unacknowledged data byte on. */
@@ -196,6 +198,8 @@ export class TcpConnection {
   delackAt: number | undefined = undefined;
   keepaliveAt: number | undefined = undefined;
   timeWaitAt: number | undefined = undefined;
+  /** When the peer last sent an acceptable segment (a zero window is not a dead peer). */
+  lastRcvAt = 0;
   /** Consecutive retransmission timeouts (SYN-ACK or data). */
   retries = 0;
   /** Persist timer backoff exponent, and probes the peer did not answer. */
@@ -261,9 +265,9 @@ export class TcpConnection {
     return (Math.floor(now) + this.tsOffset) >>> 0;
   }
 
-  /** The peer's FIN is behind rcvNxt. */
+  /** The peer's FIN arrived and everything before it: EOF after the queued bytes. */
   finReceived(): boolean {
-    return this.rcvFinSeq !== undefined && seqLt(this.rcvFinSeq, this.rcvNxt);
+    return this.rcvFinSeq !== undefined;
   }
 
   /** Our FIN was acknowledged. */
@@ -533,6 +537,7 @@ export class TcpConnection {
       keepAliveIdleMs: this.keepAliveIdleMs,
     };
     if (this.rcvFinSeq !== undefined) s.rcvFinSeq = this.rcvFinSeq;
+    if (this.rcvFinOoo !== undefined) s.rcvFinOoo = this.rcvFinOoo;
     if (this.finSeq !== undefined) s.finSeq = this.finSeq;
     return s;
   }

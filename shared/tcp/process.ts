@@ -116,8 +116,10 @@ export function processSegment(c: TcpConnection, seg: TcpSegment, now: number): 
       case 'CLOSING':
       case 'LAST-ACK':
         // "If the RST bit is set, then enter the CLOSED state, delete the TCB, and
-        // return." Bytes we sent may be lost: the application hears of the reset.
-        c.enterClosed(connError('ECONNRESET'));
+        // return." Both FINs were sent; if all our data was acknowledged (only the FIN
+        // is outstanding: the peer finished and forgot us) nothing was lost. Otherwise
+        // the application hears of the reset.
+        c.enterClosed(seqLt(c.sndUna, c.finSeq!) ? connError('ECONNRESET') : undefined);
         return;
       case 'TIME-WAIT':
         c.enterClosed(undefined, false);
@@ -137,7 +139,8 @@ export function processSegment(c: TcpConnection, seg: TcpSegment, now: number): 
     return;
   }
 
-  // Anything acceptable from the peer proves it alive (keepalive, persist).
+  // Anything acceptable from the peer proves it alive (keepalive, persist, RTO).
+  c.lastRcvAt = now;
   c.keepaliveProbes = 0;
   if (c.keepAlive) c.keepaliveAt = now + c.keepAliveIdleMs;
 
@@ -412,17 +415,17 @@ function receiveText(c: TcpConnection, seg: TcpSegment, now: number, zeroWindow:
     c.ackNow = true;
   }
   if (fin && seqGe(finAt, c.rcvAdvEdge) && !(data.length === 0 && finAt === c.rcvNxt)) fin = false;
-  // Nothing exists beyond the peer's FIN.
-  if (c.rcvFinSeq !== undefined) {
-    const lim = seqSub(c.rcvFinSeq, seq);
+  // Nothing exists beyond the peer's FIN (one processed, or one held out of order).
+  const knownFin = c.rcvFinSeq ?? c.rcvFinOoo;
+  if (knownFin !== undefined) {
+    const lim = seqSub(knownFin, seq);
     if (data.length > lim) {
       drop(c, 'dataAfterFin');
       data = lim <= 0 ? EMPTY : data.subarray(0, lim);
     }
-    if (fin && finAt !== c.rcvFinSeq) fin = false;
-  } else if (fin) {
-    c.rcvFinSeq = finAt;
+    if (fin && finAt !== knownFin) fin = false;
   }
+  if (fin && c.rcvFinSeq === undefined) c.rcvFinOoo = finAt;
 
   if (data.length > 0) {
     if (c.ctx.cfg.copyPayload) data = Buffer.from(data);
@@ -451,7 +454,7 @@ function receiveText(c: TcpConnection, seg: TcpSegment, now: number, zeroWindow:
     }
   }
 
-  if (c.rcvFinSeq !== undefined && c.rcvFinSeq === c.rcvNxt) processFin(c, now);
+  if (c.rcvFinOoo !== undefined && c.rcvFinOoo === c.rcvNxt) processFin(c, now);
 }
 
 function deliver(c: TcpConnection, seq: number, data: Buffer): void {
@@ -463,6 +466,8 @@ function deliver(c: TcpConnection, seq: number, data: Buffer): void {
 
 /** RFC 9293 eighth step, "check the FIN bit", once everything before it has arrived. */
 function processFin(c: TcpConnection, now: number): void {
+  c.rcvFinSeq = c.rcvNxt;
+  c.rcvFinOoo = undefined;
   c.rcvNxt = seqAdd(c.rcvNxt, 1);
   c.ackNow = true;
   c.events |= EV_END | EV_UPDATED;

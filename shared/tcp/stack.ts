@@ -21,7 +21,7 @@ import { negotiate, wscaleFor } from './options.js';
 import { processSegment } from './process.js';
 import { RttEstimator } from './rtt.js';
 import { ACK, FIN, RST, SYN, type Datagram, type TcpSegment, segLen } from './segment.js';
-import { seqAdd } from './seq.js';
+import { seqAdd, seqGt } from './seq.js';
 import { StackStats } from './stats.js';
 import type { TcbSnapshot } from './tcb.js';
 import { TimeHeap } from './time-heap.js';
@@ -129,7 +129,9 @@ export class TcpStack implements StackContext, ListenerHost {
     }
   }
 
-  /** Earliest time poll() is needed; <= now when output is pending; undefined when idle. */
+  /** Earliest time poll() is needed; <= now when output is pending; undefined when idle.
+   *  It may be early (a timer that moved later keeps its old heap entry, so an ACK never
+   *  costs a heap operation): such a poll finds nothing due and costs little. */
   pollAt(): number | undefined {
     if (this.#dirty.length > 0 || this.#pending.length > 0) return this.#now;
     return this.#heap.peek();
@@ -181,10 +183,17 @@ export class TcpStack implements StackContext, ListenerHost {
       c.ooo = new Assembler(2 ** 30);
       for (const { seq, data } of snap.ooo) c.ooo.insert(seq >>> 0, asBuffer(data), c.rcvNxt);
     }
-    if (snap.rcvFinSeq !== undefined) c.rcvFinSeq = snap.rcvFinSeq >>> 0;
+    if (snap.rcvFinSeq !== undefined) {
+      c.rcvFinSeq = snap.rcvFinSeq >>> 0;
+      // The FIN occupies one sequence number: rcvNxt is past it.
+      if (c.rcvNxt === c.rcvFinSeq) c.rcvNxt = seqAdd(c.rcvNxt, 1);
+    } else if (snap.rcvFinOoo !== undefined) {
+      c.rcvFinOoo = snap.rcvFinOoo >>> 0;
+    }
     if (snap.finSeq !== undefined) c.finSeq = snap.finSeq >>> 0;
     c.bytesConsumed = snap.bytesConsumed;
     c.bytesWritten = snap.bytesWritten;
+    c.lastRcvAt = now;
     c.noDelay = snap.noDelay;
     c.keepAlive = snap.keepAlive;
     c.keepAliveIdleMs = snap.keepAliveIdleMs;
@@ -334,7 +343,14 @@ export class TcpStack implements StackContext, ListenerHost {
       stats.dropped.badPort++;
       return;
     }
-    const c = this.#lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
+    let c = this.#lookup(d.dst, seg.dstPort, d.src, seg.srcPort);
+    if (c !== undefined && c.state === 'TIME-WAIT' && (f & (SYN | ACK | RST | FIN)) === SYN && this.#reusable(c, seg)) {
+      // A new incarnation: its SYN is beyond everything the old one used (RFC 6191's
+      // timestamp test, or the sequence test Linux applies without timestamps).
+      c.enterClosed(undefined, false);
+      this.#flush(c);
+      c = undefined;
+    }
     if (c !== undefined) {
       processSegment(c, seg, now);
       this.markDirty(c);
@@ -351,6 +367,12 @@ export class TcpStack implements StackContext, ListenerHost {
     }
     stats.dropped.noListener++;
     this.#resetFor(d);
+  }
+
+  #reusable(c: TcpConnection, seg: TcpSegment): boolean {
+    const ts = seg.options.ts;
+    if (c.tsOk && ts !== undefined) return seqGt(ts.val, c.tsRecent);
+    return seqGt(seg.seq, c.rcvNxt);
   }
 
   /** RFC 9293 §3.10.7.2, "If the state is LISTEN". */
@@ -436,6 +458,7 @@ export class TcpStack implements StackContext, ListenerHost {
     c.rcvMssEst = c.effMss;
     c.cc = createCongestionControl(cfg.congestionControl, c.effMss, now);
     c.rtt = TcpConnection.newRtt(cfg);
+    c.lastRcvAt = now;
     c.state = 'LISTEN';
     c.setState('SYN-RECEIVED');
     c.events = 0;

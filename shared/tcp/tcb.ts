@@ -84,8 +84,12 @@ export interface TcbSnapshot {
   recvQueue: Buffer;
   /** Out-of-order bytes held beyond rcvNxt. */
   ooo: Array<{ seq: number; data: Buffer }>;
-  /** Sequence number of the peer's FIN when it arrived (in order or not). */
+  /** Sequence number of the peer's FIN once it was processed (everything before it
+   *  arrived; rcvNxt = rcvFinSeq + 1). A snapshot assembled elsewhere may give rcvNxt =
+   *  rcvFinSeq: restore() then counts the FIN itself. */
   rcvFinSeq?: number;
+  /** A FIN that arrived out of order (with `ooo` data before it missing). */
+  rcvFinOoo?: number;
   /** Sequence number of our FIN once the application closed. */
   finSeq?: number;
   /** Stream counters: bytes the app consumed / queued (stream positions, < 2^53). */

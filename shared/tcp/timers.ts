@@ -73,8 +73,12 @@ function onRetransmitTimeout(c: TcpConnection, now: number): void {
     c.sndNxt = c.iss;
     return;
   }
-  // Linux's tcp_retries2: give up after this many retransmissions of the same data.
-  if (c.retries >= cfg.maxRetries) {
+  // Linux's tcp_retries2: give up after this many retransmissions of the same data —
+  // except when the peer closed its window and keeps answering: then our
+  // retransmissions are window probes and a live peer is not timed out (as Linux's
+  // tcp_retransmit_timer: "Receiver dastardly shrinks window").
+  const shrunk = c.sndWnd === 0 && now - c.lastRcvAt <= cfg.maxRto;
+  if (c.retries >= cfg.maxRetries && !shrunk) {
     stats.timeouts++;
     c.enterClosed(connError('ETIMEDOUT'));
     return;
@@ -84,7 +88,7 @@ function onRetransmitTimeout(c: TcpConnection, now: number): void {
   // RFC 5681 §3.1: cwnd to the loss window, ssthresh halved once per episode.
   c.cc.onRetransmitTimeout(now, seqSub(c.sndMax, c.sndUna));
   c.rtt.backoff();
-  c.retries++;
+  if (!shrunk) c.retries++;
   // RFC 6582 §4 / RFC 6675 §5.1: a timeout ends fast recovery; "recover" becomes the
   // highest sequence number sent, so duplicate ACKs for it do not start another.
   c.inRecovery = false;

@@ -75,17 +75,19 @@ t.test('a built lab', rootOnly(), async (t) => {
 
   t.test('up twice changes nothing', async (t) => {
     const before = await labStatus(lab.prefix);
+    const key = loadConfig(lab.configs.primary).replication.key;
     await labUp({ prefix: lab.prefix, clients: 2 });
     const after = await labStatus(lab.prefix);
     // Bridge-port MACs are random at creation: equal MACs mean nothing was recreated.
     t.same(after.nodes, before.nodes);
-    t.same(loadConfig(lab.configs.primary).replication.key, loadConfig(lab.configs.primary).replication.key);
+    t.equal(loadConfig(lab.configs.primary).replication.key, key, 'the replication key is kept');
   });
 
   t.test('clients reach primary and backup on the service LAN', async (t) => {
     t.ok(await reaches(ns('client'), '192.0.2.1'));
     t.ok(await reaches(ns('client'), '192.0.2.2'));
     t.ok(await reaches(ns('client2'), '192.0.2.1'));
+    t.notOk(await silent(ns('client'), '192.0.2.1'), 'the silence probe hears a live host');
   });
 
   t.test('primary and backup reach each other over replication', async (t) => {
@@ -164,6 +166,19 @@ t.test('a built lab', rootOnly(), async (t) => {
     await setLoss(lab.prefix, 0);
     t.equal((await labStatus(lab.prefix)).faults.loss, 0);
     t.ok(await reaches(ns('client'), '192.0.2.2'));
+  });
+
+  // Last in this group: it changes the shared lab.
+  t.test('up --tx-csum-off turns TX checksumming off on the clients only', async (t) => {
+    await labUp({ prefix: lab.prefix, clients: 2, txCsumOff: true });
+    const txCsum = async (node: string) => {
+      const r = await nsExec(ns(node), ['ethtool', '-k', 'svc0']);
+      return /^tx-checksumming: (\w+)/m.exec(r.stdout)?.[1];
+    };
+    t.equal(await txCsum('client'), 'off');
+    t.equal(await txCsum('client2'), 'off');
+    t.equal(await txCsum('primary'), 'on');
+    t.ok(await reaches(ns('client'), '192.0.2.1'));
   });
 
   t.test('a fault on a lab that is not up is a clear error', async (t) => {

@@ -187,3 +187,42 @@ t.test('close() in SYN-RECEIVED sends the FIN once the handshake completes', asy
   t.equal(c.state, 'FIN-WAIT-1');
   ctx.expect({ flags: 'FA', seq: ctx.iss + 1 });
 });
+
+t.test('a new SYN beyond the old sequence space reopens a TIME-WAIT pair', async (t) => {
+  const ctx = new Ctx(t);
+  const c = ctx.established({ mss: 1460 });
+  c.close();
+  ctx.drain();
+  ctx.send({ flags: 'FA', seq: ctx.cSeq, ack: ctx.iss + 2 }, 10);
+  ctx.drain();
+  t.equal(c.state, 'TIME-WAIT');
+  ctx.send({ flags: 'S', seq: ctx.cSeq + 100_000, mss: 1460 }, 20);
+  ctx.expect({ flags: 'SA', ack: ctx.cSeq + 100_001 });
+  t.equal(c.state, 'CLOSED');
+  t.equal(ctx.stack.connectionCount, 1);
+});
+
+t.test('an old SYN in TIME-WAIT is challenged, not accepted', async (t) => {
+  const ctx = new Ctx(t);
+  const c = ctx.established({ mss: 1460 });
+  c.close();
+  ctx.drain();
+  ctx.send({ flags: 'FA', seq: ctx.cSeq, ack: ctx.iss + 2 }, 10);
+  ctx.drain();
+  ctx.send({ flags: 'S', seq: ctx.cSeq - 5, mss: 1460 }, 20);
+  ctx.expect({ flags: 'A', ack: ctx.cSeq + 1 });
+  t.equal(c.state, 'TIME-WAIT');
+});
+
+t.test('an out-of-order FIN is not "received" until the data before it is', async (t) => {
+  const ctx = new Ctx(t);
+  const c = ctx.established({ mss: 1460 });
+  const b = ctx.cSeq;
+  ctx.send({ flags: 'FA', seq: b + 10, ack: ctx.iss + 1 });
+  t.equal(c.rcvFinSeq, undefined);
+  t.equal(c.finReceived(), false);
+  ctx.send({ flags: 'PA', seq: b, ack: ctx.iss + 1, data: 10 });
+  t.equal(c.rcvFinSeq, u32(b + 10));
+  t.equal(c.finReceived(), true);
+  t.equal(c.rcvNxt, u32(b + 11));
+});

@@ -48,7 +48,7 @@ function toState(ctx: Ctx, state: string): TcpConnection {
 
 for (const [state, event] of [
   ['ESTABLISHED', 'closed:ECONNRESET'], ['FIN-WAIT-1', 'closed:ECONNRESET'], ['FIN-WAIT-2', 'closed:ECONNRESET'],
-  ['CLOSE-WAIT', 'closed:ECONNRESET'], ['CLOSING', 'closed:ECONNRESET'], ['LAST-ACK', 'closed:ECONNRESET'],
+  ['CLOSE-WAIT', 'closed:ECONNRESET'], ['CLOSING', 'closed'], ['LAST-ACK', 'closed'],
   ['TIME-WAIT', undefined],
 ] as const) {
   t.test(`RST at rcvNxt in ${state} closes the connection`, async (t) => {
@@ -61,6 +61,19 @@ for (const [state, event] of [
     t.equal(ctx.stack.connectionCount, 0);
   });
 }
+
+t.test('RST in LAST-ACK with our data unacknowledged reports ECONNRESET', async (t) => {
+  const ctx = new Ctx(t);
+  const c = ctx.established({ mss: 1460 });
+  ctx.send({ flags: 'FA', seq: ctx.cSeq, ack: ctx.iss + 1 });
+  ctx.cSeq = u32(ctx.cSeq + 1);
+  c.send(Buffer.from('lost?'));
+  c.close();
+  ctx.drain();
+  ctx.events.length = 0;
+  ctx.send({ flags: 'R', seq: ctx.cSeq }, 50);
+  t.same(ctx.events, ['closed:ECONNRESET']);
+});
 
 t.test('RST in the window but not at rcvNxt: challenge ACK, connection stays', async (t) => {
   const ctx = new Ctx(t);

@@ -51,8 +51,15 @@ export class Sim {
   delivered = 0;
   lost = 0;
 
-  constructor(readonly a: TcpStack, readonly b: TcpStack, readonly link: LinkOptions) {
+  constructor(public a: TcpStack, public b: TcpStack, readonly link: LinkOptions) {
     this.rand = seeded(link.seed);
+  }
+
+  /** Put `next` where `old` was (a takeover): segments in flight go to the new one. */
+  replace(old: TcpStack, next: TcpStack): void {
+    if (this.a === old) this.a = next;
+    else if (this.b === old) this.b = next;
+    for (const q of this.queue) if (q.to === old) q.to = next;
   }
 
   static stacks(common: StackOptions, seed: number): [TcpStack, TcpStack] {
@@ -116,7 +123,14 @@ export class Endpoint {
   error: string | undefined;
   paused = false;
 
-  constructor(readonly c: TcpConnection, readonly stream: Buffer, readonly rand: () => number, readonly maxWrite: number) {
+  constructor(public c: TcpConnection, readonly stream: Buffer, readonly rand: () => number, readonly maxWrite: number) {
+    this.bind(c);
+    this.write();
+  }
+
+  /** Continue on another connection object (a restored one). */
+  bind(c: TcpConnection): void {
+    this.c = c;
     c.handler = {
       readable: () => this.read(),
       writable: () => this.write(),
@@ -130,7 +144,6 @@ export class Endpoint {
         if (err) this.error = (err as NodeJS.ErrnoException).code;
       },
     };
-    this.write();
   }
 
   write(): void {

@@ -165,3 +165,33 @@ t.test('restored FIN states: FIN-WAIT-1 retransmits data and FIN', async (t) => 
   other.send({ flags: 'A', seq: ctx.cSeq, ack: ctx.iss + 102 }, 20);
   t.equal(c2.state, 'FIN-WAIT-2');
 });
+
+t.test('restore counts the FIN when a snapshot gives rcvNxt = rcvFinSeq', async (t) => {
+  const ctx = new Ctx(t);
+  const c = ctx.established({ mss: 1000 });
+  ctx.send({ flags: 'FA', seq: ctx.cSeq, ack: ctx.iss + 1 });
+  ctx.drain();
+  const s = c.snapshot();
+  t.equal(s.rcvFinSeq, ctx.cSeq);
+  t.equal(s.rcvNxt, u32(ctx.cSeq + 1));
+  const other = new Ctx(t, { noListen: true });
+  const c2 = other.stack.restore({ ...structuredClone(s), rcvNxt: ctx.cSeq }, 5);
+  t.equal(c2.rcvNxt, u32(ctx.cSeq + 1));
+  t.equal(c2.state, 'CLOSE-WAIT');
+  t.equal(c2.finReceived(), true);
+});
+
+t.test('wake() is called when an application call outside input/poll creates work', async (t) => {
+  let wakes = 0;
+  const ctx = new Ctx(t, { wake: () => void wakes++ });
+  const c = ctx.established({ mss: 1000 });
+  wakes = 0;
+  c.send(Buffer.from('x'));
+  t.equal(wakes, 1);
+  c.send(Buffer.from('y'));
+  t.equal(wakes, 1, 'once until the next poll');
+  ctx.drain();
+  c.close();
+  t.equal(wakes, 2);
+  t.ok(ctx.stack.pollAt()! <= ctx.now, 'pollAt says now');
+});

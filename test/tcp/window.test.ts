@@ -144,3 +144,30 @@ t.test('window update from the peer is taken only from newer segments (WL1/WL2)'
   ctx.send({ flags: 'A', seq: ctx.cSeq - 10, ack: ctx.iss + 1, win: 100 });
   t.equal(c.sndWnd, 5000);
 });
+
+t.test('a peer that shrinks its window to zero but keeps answering is not timed out', async (t) => {
+  const ctx = new Ctx(t, { maxRetries: 3 });
+  const c = ctx.established({ mss: 1000, rtt: 100 });
+  c.send(payloadOf(500));
+  ctx.drain();
+  for (let i = 0; i < 8; i++) {
+    ctx.at(c.rtoAt!);
+    const s = ctx.expect({ flags: 'PA', seq: ctx.iss + 1, data: 500 }, `retransmission ${i + 1}`);
+    void s;
+    ctx.ack(ctx.iss + 1, { win: 0, at: ctx.now + 1 });
+  }
+  t.equal(c.state, 'ESTABLISHED');
+  ctx.ack(ctx.iss + 501, { win: 1000, at: ctx.now + 1 });
+  t.equal(c.sendQueued(), 0);
+});
+
+t.test('a silent peer with a zero window is timed out like any other', async (t) => {
+  const ctx = new Ctx(t, { maxRetries: 3, maxRto: 1000 });
+  const c = ctx.established({ mss: 1000, rtt: 100 });
+  c.send(payloadOf(500));
+  ctx.drain();
+  ctx.ack(ctx.iss + 1, { win: 0, at: ctx.now + 1 });
+  ctx.runUntil(100_000);
+  t.equal(c.state, 'CLOSED');
+  t.same(ctx.events, ['closed:ETIMEDOUT']);
+});
