@@ -5,6 +5,7 @@ import { isIntactError } from '../shared/errors.js';
 import { registerLab } from '../lab/cli.js';
 import { registerPrimary } from '../primary/cli.js';
 import { registerBackup } from '../backup-daemon/cli.js';
+import { registerDemo } from '../scenarios/demo.js';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ program
 registerLab(program);
 registerPrimary(program);
 registerBackup(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);
