@@ -6,6 +6,7 @@ import { registerLab } from '../lab/cli.js';
 import { registerPrimary } from '../primary/cli.js';
 import { registerBackup } from '../backup-daemon/cli.js';
 import { registerDemo } from '../scenarios/demo.js';
+import { registerBench } from '../scenarios/cli.js';
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ registerLab(program);
 registerPrimary(program);
 registerBackup(program);
 registerDemo(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,65 @@
+// Bulk receive: connect to a source, read until EOF, and check the bytes against the
+// seeded stream (--bytes, --seed: what the source was told to send).
+//   node --import tsx scenarios/clients/bulk-recv.ts --host 192.0.2.100 --port 19 --bytes 1000000000
+// What arrives is kept in memory and hashed only after EOF, so the timed part measures
+// the transfer, not sha256 in the receive path.
+// Output (one JSON line): {client, ok, bytes, expectedBytes, sha256, expectedSha256,
+//   verified, connectMs, firstByteMs, lastByteMs, seconds, gbps}
+//   *Ms are from the moment connect() returned; seconds = connected → EOF.
+import { createHash } from 'node:crypto';
+import { baseCommand, connect, gbps, intArg, msSince, parseArgs, runClient } from './common.js';
+import { seededSha256 } from '../../shared/stream.js';
+
+const opts = parseArgs<{ host: string; port: number; bytes: number; seed: number; timeoutMs: number; idleMs: number }>(
+  baseCommand('bulk-recv', 'read a source until EOF and check the seeded stream')
+    .requiredOption('--bytes <n>', 'bytes the source sends', intArg(0))
+    .option('--seed <n>', 'seed of the stream', intArg(0, 0xffffffff), 1),
+);
+
+await runClient('bulk-recv', opts.timeoutMs, async () => {
+  const t0 = performance.now();
+  const s = await connect(opts.host, opts.port, Math.min(opts.timeoutMs, 30_000), opts.idleMs);
+  const tConnected = performance.now();
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let tFirst = NaN;
+  let tLast = NaN;
+  await new Promise<void>((resolve, reject) => {
+    s.on('data', (b: Buffer) => {
+      const now = performance.now();
+      if (length === 0) tFirst = now;
+      tLast = now;
+      length += b.length;
+      chunks.push(b);
+    });
+    s.once('end', resolve);
+    s.once('error', reject);
+  });
+  const tEof = performance.now();
+  s.end();
+  s.destroy();
+
+  const h = createHash('sha256');
+  for (const c of chunks) h.update(c);
+  const sha256 = h.digest('hex');
+  const expectedSha256 = seededSha256(opts.seed, opts.bytes);
+  const verified = length === opts.bytes && sha256 === expectedSha256;
+  const seconds = (tEof - tConnected) / 1000;
+  return {
+    client: 'bulk-recv',
+    ok: verified,
+    host: opts.host,
+    port: opts.port,
+    bytes: length,
+    expectedBytes: opts.bytes,
+    seed: opts.seed,
+    sha256,
+    expectedSha256,
+    verified,
+    connectMs: msSince(t0, tConnected),
+    firstByteMs: length ? msSince(tConnected, tFirst) : null,
+    lastByteMs: length ? msSince(tConnected, tLast) : null,
+    seconds: Math.round(seconds * 1e6) / 1e6,
+    gbps: gbps(length, seconds),
+  };
+});
