@@ -39,7 +39,7 @@ async function startPrimary(lab: Lab, app: string, args: string[] = []): Promise
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`primary did not start:\n${out}`)), 30_000);
     const check = () => {
-      if (/serving .* \(unprotected: no backup\)/.test(out)) {
+      if (/serving .* \(unprotected: /.test(out)) {
         clearTimeout(timer);
         resolve();
       }
