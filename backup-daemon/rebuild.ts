@@ -13,7 +13,15 @@ export interface RebuildOptions {
    *  primary never offered a right edge beyond its ACK + this, and its ACK never
    *  passed the replicated rcv_nxt, so the window cannot shrink across the move. */
   rcvBuf: number;
+  /** Now, on the store's clock (StoreOptions.clock): how long the primary's timestamp
+   *  clock may have run since its last reading reached us. */
+  now: number;
 }
+
+/** Covers the time from the primary reading its timestamp clock to the store applying
+ *  the message (replication latency and queueing). A TSval that jumps forward is
+ *  harmless (PAWS rejects only older ones); one that goes back loses its segment. */
+export const TS_SLACK_MS = 1000;
 
 export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
   const open = r.open;
@@ -30,6 +38,7 @@ export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
   const freedTo = r.sndSeq(r.snd.basePos);
   const sndUna = state === 'SYN-RECEIVED' ? open.iss : u && seqGt(u.sndUna, freedTo) ? u.sndUna : freedTo;
   const rcvNxt = r.rcvNxt;
+  const tsLast = u ? u.tsLast : open.tsLast;
   return {
     localAddr: open.localAddr,
     localPort: open.localPort,
@@ -55,7 +64,7 @@ export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
     sackOk: open.sackOk,
     tsOk: open.tsOk,
     tsRecent: u ? u.tsRecent : open.tsRecent,
-    tsLastSent: u ? u.tsLast : open.tsLast,
+    tsLastSent: open.tsOk ? (tsLast + Math.ceil(Math.max(0, o.now - r.tsHeardAt)) + TS_SLACK_MS) >>> 0 : tsLast,
     lastAckSent: rcvNxt,
     ccName: 'cubic',
     // Congestion state starts afresh (initial window): the path may have changed.

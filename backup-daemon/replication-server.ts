@@ -57,7 +57,14 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
   /** Stop taking replication for `vip` (at takeover: the primary is dead to us). */
   endSession(vip: number, reason: string): void {
     const s = this.sessions.get(vip);
-    if (s) s.destroy();
+    if (s) {
+      // Say why before closing: a primary told "takeover" goes silent at once instead
+      // of taking the closed link for a dead backup (and opening its gates).
+      const e = new Encoder();
+      e.write({ type: MsgType.Refuse, reason });
+      s.end(e.take());
+      setTimeout(() => s.destroy(), 100).unref();
+    }
     this.sessions.delete(vip);
     this.emit('session-end', vip, reason);
   }
@@ -97,6 +104,8 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
       }
     });
     sock.on('data', (chunk: Buffer) => {
+      // After endSession (takeover) nothing more from this primary is applied.
+      if (store && this.sessions.get(vip) !== sock) return;
       const { messages, error } = decoder.push(chunk);
       for (const m of messages) {
         if (!store) {

@@ -63,9 +63,13 @@ export class Replica {
   readonly snd = new StreamBuffer();
   update: Update | undefined;
   checkpoint: Checkpoint | undefined;
+  /** When (the store's clock, ms) the latest tsLast arrived, with the OPEN or an
+   *  UPDATE: the primary's timestamp clock has run at most this long since (rule 8). */
+  tsHeardAt: number;
 
-  constructor(open: Open) {
+  constructor(open: Open, heardAt = 0) {
     this.open = open;
+    this.tsHeardAt = heardAt;
   }
 
   /** Sequence number of a receive stream position (the SYN takes irs). */
@@ -99,6 +103,8 @@ export interface StoreOptions {
   bytesPerConnection: number;
   /** Bound on connections per primary, against a runaway or hostile peer. */
   maxConnections?: number;
+  /** Monotonic clock in ms (default performance.now); takeover must use the same. */
+  clock?: () => number;
 }
 
 /** All connections replicated from one primary (one VIP). */
@@ -107,9 +113,11 @@ export class ReplicaStore {
   /** Messages applied since the handshake: what CONFIRM reports. */
   applied = 0;
   private readonly maxConnections: number;
+  private readonly clock: () => number;
 
   constructor(private readonly opts: StoreOptions) {
     this.maxConnections = opts.maxConnections ?? 1_000_000;
+    this.clock = opts.clock ?? (() => performance.now());
   }
 
   /** Applies one message; returns an error that must end the session. */
@@ -124,7 +132,7 @@ export class ReplicaStore {
       case MsgType.Open: {
         if (this.replicas.has(m.conn)) return new ReplicaError('duplicate-open', m.conn);
         if (this.replicas.size >= this.maxConnections) return new ReplicaError('too-many-connections', m.conn);
-        this.replicas.set(m.conn, new Replica(m));
+        this.replicas.set(m.conn, new Replica(m, this.clock()));
         return;
       }
       case MsgType.RecvData: {
@@ -153,6 +161,7 @@ export class ReplicaStore {
         const unaPos = r.snd.basePos + Math.max(0, off);
         if (unaPos > r.snd.endPos + 1) return new ReplicaError('snd-una-beyond-replicated', m.conn);
         r.update = m;
+        r.tsHeardAt = this.clock();
         r.snd.freeTo(Math.min(unaPos, r.snd.endPos));
         return;
       }

@@ -38,7 +38,8 @@ export interface TakeoverInput {
   /** The runtime on the backup's service link, built and NOT started. */
   runtime: Runtime;
   app: PreparedApp;
-  /** Monotonic clock in ms. */
+  /** Monotonic clock in ms, the one the store stamps messages with (StoreOptions.clock;
+   *  both default to performance.now). */
   now?: () => number;
 }
 
@@ -52,7 +53,7 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
   let failed = 0;
   for (const r of i.store?.replicas.values() ?? []) {
     try {
-      const snap = rebuildSnapshot(r, { rcvMss: stack.cfg.mss, rcvBuf: stack.cfg.rcvBuf });
+      const snap = rebuildSnapshot(r, { rcvMss: stack.cfg.mss, rcvBuf: stack.cfg.rcvBuf, now: t0 });
       rebuilt.push({ r, c: stack.restore(snap, t0) });
     } catch (e) {
       failed++;
@@ -91,16 +92,38 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
     } catch (e) {
       log.error({ err: (e as Error).message }, 'app restore failed: connection reset');
       socket.destroy();
+      continue;
     }
+    // The client's FIN came before the move: no segment will announce it again, so
+    // the socket hears it now, or it would never see EOF (and never close).
+    if (c.finReceived()) c.handler?.end();
   }
   const t3 = now();
 
   // 4. kick: everything unacknowledged goes again now, with an ACK saying where we are.
-  for (const { c } of rebuilt) if (c.state !== 'CLOSED') c.kick();
+  for (const { c } of rebuilt) if (c.state !== 'CLOSED') kick(c);
   i.runtime.host.schedule();
   const t4 = now();
 
   const times = { rebuildMs: t1 - t0, claimMs: t2 - t1, restartMs: t3 - t2, kickMs: t4 - t3, totalMs: t4 - t0 };
   log.info({ connections: rebuilt.length, failed, ...times }, 'takeover done');
   return { connections: rebuilt.length, failed, served, ...times };
+}
+
+/** The kick of one rebuilt connection. One rebuilt in SYN-RECEIVED (the backup holds
+ *  its OPEN, not yet the update that it was established) most likely belongs to a
+ *  client that completed the handshake: the primary's SYN-ACK left only once the backup
+ *  held the OPEN. A SYN-ACK again would reach that ESTABLISHED client as an old SYN,
+ *  which Linux answers with a challenge ACK (RFC 5961; TcpExtTCPChallengeACK moves,
+ *  measured in test/failover/lab-kv.test.ts). A keepalive-style probe (an ACK at
+ *  snd_una - 1) draws a plain ACK instead, which completes our handshake at once. A
+ *  client still in SYN-SENT ignores the probe; its retransmitted SYN, or our own SYN-ACK
+ *  timer, finishes the handshake then (DESIGN rule 5 holds either way). */
+function kick(c: TcpConnection): void {
+  if (c.state === 'SYN-RECEIVED') {
+    c.probeNow = true;
+    c.ctx.markDirty(c);
+  } else {
+    c.kick();
+  }
 }

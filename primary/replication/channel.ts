@@ -79,6 +79,11 @@ export class ReplicationChannel extends EventEmitter<ChannelEvents> {
               if (m.upTo > this.lastSent || m.upTo < this.confirmed) return this.abort(`bad-confirm:${m.upTo}`);
               this.confirmed = m.upTo;
               this.emit('confirm', m.upTo);
+            } else if (m.type === MsgType.Refuse) {
+              // The backup ends the session on purpose; "takeover" means it has
+              // declared us dead and now answers for the VIP.
+              this.sock?.destroy();
+              return this.down(`refused:${m.reason}`);
             } else if (m.type !== MsgType.Heartbeat) {
               return this.abort(`unexpected-message:${m.type}`);
             }

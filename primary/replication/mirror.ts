@@ -105,7 +105,7 @@ export class Mirror implements ConnectionObserver {
       type: MsgType.Open, conn: m.id,
       localAddr: c.localAddr, localPort: c.localPort, remoteAddr: c.remoteAddr, remotePort: c.remotePort,
       iss: c.iss, irs: c.irs, mss: c.sndMss, sndWndShift: c.sndWndShift, rcvWndShift: c.rcvWndShift,
-      sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: c.tsLastSent, sndWnd: c.sndWnd,
+      sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: tsClock(c), sndWnd: c.sndWnd,
     });
     // Nothing leaves, not even the SYN-ACK, before the backup knows the connection.
     c.sendLimit = c.iss;
@@ -212,8 +212,12 @@ export class Mirror implements ConnectionObserver {
         if (m.rcvEnd !== before && !m.closed) c.handler?.readable();
       });
     }
+    // Received bytes may fill only half the bound: a checkpoint, the only thing that
+    // frees them, waits for its output to be replicated, so output must always find
+    // room (output itself is freed by the client's ACKs, which need nothing of ours).
+    const recvShare = Math.floor(bound / 2);
     while (m.pendingRecv.length > 0) {
-      const room = bound - m.held;
+      const room = Math.min(bound - m.held, recvShare - (m.rcvEnd - m.rcvFreed));
       if (room <= 0) break;
       let d = m.pendingRecv[0];
       if (d.length > room) {
@@ -270,7 +274,7 @@ export class Mirror implements ConnectionObserver {
     const una = m.sndFreed + Math.max(0, (c.sndUna - ((c.iss + 1 + m.sndFreed) >>> 0)) | 0);
     const msg = this.o.channel.send({
       type: MsgType.Update, conn: m.id, state: stateIndex(reportedState(c.state, finSend, finRecv)),
-      sndUna: c.sndUna, sndWnd: c.sndWnd, tsRecent: c.tsRecent, tsLast: c.tsLastSent,
+      sndUna: c.sndUna, sndWnd: c.sndWnd, tsRecent: c.tsRecent, tsLast: tsClock(c),
       finSeq: finRecv ? c.rcvFinSeq! : 0, finReceived: finRecv,
     });
     m.sndFreed = Math.min(m.sndEnd, una);
@@ -318,6 +322,14 @@ export class Mirror implements ConnectionObserver {
       for (const m of list) if (m.dirty && !m.closed) this.sendUpdate(m);
     });
   }
+}
+
+/** The connection's timestamp clock now, not its last TSval: segments sent after this
+ *  message (the SYN-ACK after the OPEN, retransmissions without an UPDATE) carry larger
+ *  TSvals, so the backup continues from this reading plus the time it has waited since
+ *  (rebuild.ts), never from the last TSval it happened to hear of (rule 8). */
+function tsClock(c: TcpConnection): number {
+  return c.tsOk ? c.tsNow(c.ctx.lastNow()) : c.tsLastSent;
 }
 
 /** The state the backup may rebuild: it must not claim a FIN the mirror has not

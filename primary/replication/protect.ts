@@ -17,6 +17,10 @@ import { Mirror } from './mirror.js';
 
 const log = logger('protection');
 
+/** How long a dropped replication link may hold the gates shut while the backup's
+ *  heartbeats say it is alive. */
+const LINK_GRACE_MS = 3000;
+
 export interface ProtectionEvents {
   protected: [];
   unprotected: [reason: string];
@@ -30,6 +34,10 @@ export class Protection extends EventEmitter<ProtectionEvents> {
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly key: Buffer;
+  private linkLostTimer: NodeJS.Timeout | undefined;
+  private connecting = false;
+  /** The mirror of a session whose link dropped: its gates stay shut until resolved. */
+  private orphan: Mirror | undefined;
 
   constructor(private readonly runtime: Runtime, private readonly config: Config) {
     super();
@@ -60,9 +68,21 @@ export class Protection extends EventEmitter<ProtectionEvents> {
     this.heartbeats.on('alive', () => log.info('backup heartbeats heard'));
     this.heartbeats.on('error', (e) => log.error({ err: e.message }, 'heartbeat path failed'));
     this.heartbeats.start();
+    const heard = new Promise<boolean>((resolve) => this.heartbeats!.once('alive', () => resolve(true)));
     const deadline = Date.now() + waitMs;
     for (;;) {
-      if (await this.connect()) return true;
+      if (await this.connect()) {
+        // The backup starts a primary's life from its heartbeats only (replication
+        // traffic merely prolongs it): a primary that died before its first beat got
+        // there would never be declared dead, and its connections would die with it.
+        // The heartbeat thread takes a few hundred ms to start; protected means beating.
+        const left = Math.max(0, deadline - Date.now());
+        let timer: NodeJS.Timeout | undefined;
+        const beating = await Promise.race([heard, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), left)))]);
+        clearTimeout(timer);
+        if (!beating) log.warn({ waitedMs: waitMs }, 'no heartbeat from the backup yet: it cannot tell if this primary dies now');
+        return true;
+      }
       if (Date.now() >= deadline || this.closed) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -95,15 +115,19 @@ export class Protection extends EventEmitter<ProtectionEvents> {
     });
     this.runtime.mirror = mirror;
     this.runtime.stack.observer = mirror;
-    ch.on('down', (reason) => this.lost(`replication link down: ${reason}`));
+    ch.on('down', (reason) => this.linkDown(reason));
     ch.on('confirm', () => this.heartbeats?.heard('replication'));
     log.info({ backup: `${c.backup.replicationAddress}:${c.replication.port}` }, 'protected by the backup');
     this.emit('protected');
     return true;
   }
 
+  /** The backup is dead (heartbeats silent on every path) or was never reachable:
+   *  rule 6, keep serving, unprotected, and say so. */
   private lost(reason: string): void {
     if (this.closed) return;
+    if (this.linkLostTimer) clearTimeout(this.linkLostTimer);
+    this.linkLostTimer = undefined;
     const mirror = this.runtime.mirror;
     if (mirror || this.channel) {
       this.runtime.stack.observer = undefined;
@@ -115,18 +139,55 @@ export class Protection extends EventEmitter<ProtectionEvents> {
       log.error({ reason }, 'NO BACKUP: serving UNPROTECTED; a crash now loses every connection');
     }
     this.emit('unprotected', reason);
-    if (!this.retry) {
-      this.retry = setInterval(() => {
-        if (this.channel || this.closed) return;
-        void this.connect().then((ok) => {
-          if (ok && this.retry) {
-            clearInterval(this.retry);
-            this.retry = undefined;
-          }
-        });
-      }, 1000);
-      this.retry.unref();
+    this.retryConnect(1000);
+  }
+
+  /** The replication link dropped. That alone does not mean the backup is dead: it may
+   *  have declared US dead (then it says "takeover" first, and we go silent), or the
+   *  link broke while both live. Rule 1 forbids opening the gates on a guess: the
+   *  backup still holds these connections and may take them over, and an ACK past what
+   *  it holds would strand the client. So the gates stay shut (clients wait) until the
+   *  heartbeats say the backup is dead, or a new session replaces its store, or the
+   *  grace time runs out (then the backup, alive but unreachable, is given up on). */
+  private linkDown(reason: string): void {
+    if (this.closed) return;
+    if (reason.startsWith('refused:takeover')) {
+      log.error('the backup has taken over: this primary stops sending now');
+      this.runtime.host.silence();
+      this.heartbeats?.silence();
+      this.emit('conflict', 'backup (takeover)');
+      return;
     }
+    log.error({ reason }, 'replication link down: holding acknowledgments and output until the backup is known dead or back');
+    this.channel = undefined;
+    this.orphan = this.runtime.mirror;
+    this.linkLostTimer = setTimeout(() => {
+      this.linkLostTimer = undefined;
+      this.lost(`replication link down for ${LINK_GRACE_MS} ms with the backup alive: ${reason}`);
+    }, LINK_GRACE_MS);
+    this.linkLostTimer.unref();
+    this.retryConnect(200);
+  }
+
+  private retryConnect(everyMs: number): void {
+    if (this.retry) clearInterval(this.retry);
+    this.retry = setInterval(() => {
+      if (this.channel || this.closed || this.connecting) return;
+      this.connecting = true;
+      void this.connect().then((ok) => {
+        this.connecting = false;
+        if (!ok) return;
+        if (this.retry) clearInterval(this.retry);
+        this.retry = undefined;
+        if (this.linkLostTimer) clearTimeout(this.linkLostTimer);
+        this.linkLostTimer = undefined;
+        // The backup replaced its store with the new session's: it can no longer take
+        // over the connections of the old one, so they go on unprotected.
+        this.orphan?.unprotect('the replication session was replaced');
+        this.orphan = undefined;
+      });
+    }, everyMs);
+    this.retry.unref();
   }
 
   private conflict(mac: Buffer): void {
@@ -140,6 +201,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retry) clearInterval(this.retry);
+    if (this.linkLostTimer) clearTimeout(this.linkLostTimer);
     this.channel?.close();
     await this.heartbeats?.close();
   }

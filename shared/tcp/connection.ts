@@ -13,6 +13,7 @@ import type { CongestionControl } from './congestion.js';
 import type { ResolvedOptions } from './config.js';
 import { RecvQueue } from './recv-queue.js';
 import { RttEstimator } from './rtt.js';
+import type { RtxLog } from './rack.js';
 import type { Scoreboard } from './scoreboard.js';
 import { SendQueue } from './send-queue.js';
 import type { SackBlock } from './segment.js';
@@ -148,6 +149,10 @@ export class TcpConnection {
   tsOffset = 0;
   /** Last TSval sent. */
   tsLastSent = 0;
+  /** A restored connection's first TSval, until an echo of it (or a later one) comes
+   *  back: an older TSecr echoes the previous host's segments, and timing it would
+   *  count the whole outage as round-trip time. */
+  tsEpoch: number | undefined = undefined;
   /** Last acknowledgment number sent (RFC 7323 Last.ACK.sent). */
   lastAckSent = 0;
   /** Sequence number of our FIN once the app closed (the FIN follows all queued data). */
@@ -183,6 +188,9 @@ export class TcpConnection {
   recoverPoint = 0;
   /** RFC 6675 HighRxt: everything below it was retransmitted in this recovery. */
   highRxt = 0;
+  /** What was sent, in order, to find lost ranges by time (RFC 8985); allocated at
+   *  the first data sent on a SACK connection. */
+  rtxLog: RtxLog | undefined = undefined;
   /** Retransmit the first unacknowledged segment on the next dispatch. */
   rtxPending = false;
   /** End of the last small segment sent (Minshall's Nagle, as Linux's snd_sml). */
@@ -194,6 +202,12 @@ export class TcpConnection {
 
   // ---- timers (absolute ms; undefined: not running) ----
   rtoAt: number | undefined = undefined;
+  /** RACK reordering timer: a range overtaken by later data is lost then. */
+  rackAt: number | undefined = undefined;
+  /** Tail loss probe timer (RFC 8985 §7), and whether its probe is out: one per
+   *  episode, until an ACK makes progress. */
+  tlpAt: number | undefined = undefined;
+  tlpOut = false;
   persistAt: number | undefined = undefined;
   delackAt: number | undefined = undefined;
   keepaliveAt: number | undefined = undefined;
@@ -213,6 +227,8 @@ export class TcpConnection {
   ackNow = false;
   /** Send a zero-window / keepalive probe on the next dispatch. */
   probeNow = false;
+  /** Send a tail loss probe on the next dispatch. */
+  tlpNow = false;
   noDelay = false;
   keepAlive = false;
   keepAliveIdleMs: number;
@@ -309,7 +325,7 @@ export class TcpConnection {
   enterClosed(err: Error | undefined, notify = true): void {
     if (this.state === 'CLOSED') return;
     this.setState('CLOSED');
-    this.rtoAt = this.persistAt = this.delackAt = this.keepaliveAt = this.timeWaitAt = undefined;
+    this.rtoAt = this.persistAt = this.delackAt = this.keepaliveAt = this.timeWaitAt = this.rackAt = this.tlpAt = undefined;
     this.ackNow = this.probeNow = this.rtxPending = false;
     if (notify && !this.closedNotified) {
       this.closedNotified = true;
@@ -323,7 +339,7 @@ export class TcpConnection {
    *  application is done with the connection here, so it hears closed() now. */
   enterTimeWait(now: number): void {
     this.setState('TIME-WAIT');
-    this.rtoAt = this.persistAt = this.keepaliveAt = undefined;
+    this.rtoAt = this.persistAt = this.keepaliveAt = this.rackAt = this.tlpAt = undefined;
     this.timeWaitAt = now + this.ctx.cfg.timeWaitMs;
     if (!this.closedNotified) {
       this.closedNotified = true;

@@ -12,7 +12,9 @@
 import { type TcpConnection } from './connection.js';
 import { optionBytes } from './options.js';
 import { ACK, FIN, PSH, SYN, type Datagram, type SackBlock, type TcpOptions, type TcpSegment } from './segment.js';
-import { seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.js';
+import { RtxLog } from './rack.js';
+import { armTlp } from './timers.js';
+import { seqAdd, seqGt, seqLt, seqMax, seqMin, seqSub } from './seq.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Guards the send loop against a bug spinning forever (each turn sends a segment). */
@@ -117,6 +119,10 @@ function sendData(c: TcpConnection, now: number, out: Datagram[]): void {
   const piece = pieceSize(c, sack);
   const maxLen = cfg.gsoMaxBytes > piece ? Math.floor(cfg.gsoMaxBytes / piece) * piece : piece;
   let sentNew = false;
+  if (c.tlpNow) {
+    c.tlpNow = false;
+    sentNew = sendTlp(c, now, out, piece, sack);
+  }
   for (let turn = 0; turn < MAX_SEGMENTS_PER_DISPATCH; turn++) {
     if (c.rtxPending) {
       // Fast retransmit / NewReno partial ACK: the first unacknowledged segment (with
@@ -131,6 +137,7 @@ function sendData(c: TcpConnection, now: number, out: Datagram[]): void {
       if (seqLt(lo, c.sndMax)) {
         const used = resend(c, now, out, lo, hi, piece, piece, sack);
         c.highRxt = seqMax(c.highRxt, seqAdd(lo, used));
+        if (used > 0) c.rtxLog?.record(lo, seqAdd(lo, used), now, c.sndMax);
       }
       continue;
     }
@@ -138,14 +145,29 @@ function sendData(c: TcpConnection, now: number, out: Datagram[]): void {
       // RFC 6675 §5 (C): "If cwnd - pipe >= 1 SMSS, the sender SHOULD transmit one or
       // more segments as follows".
       const sb = c.scoreboard;
-      const pipe = sb.pipe(c.sndUna, c.sndMax, c.highRxt, c.effMss);
-      if (c.cc.cwnd - pipe < piece) break;
+      const log = c.rtxLog;
+      // RFC 8985 §6.2: a retransmission deemed lost leaves the pipe.
+      const pipe = sb.pipe(c.sndUna, c.sndMax, c.highRxt, c.effMss) - (log?.lostBytes() ?? 0);
+      const room = c.cc.cwnd - pipe;
+      if (room < piece) break;
+      // Whole holes go out as one GSO frame, as far as cwnd allows: a hole is a burst
+      // dropped together, and one frame instead of one per segment is one chance of
+      // losing the retransmission instead of dozens.
+      const rtxLen = Math.min(maxLen, Math.floor(room / piece) * piece);
+      // A retransmission lost again (rack.ts) goes before anything else.
+      const lost = log?.takeLost();
+      if (lost !== undefined) {
+        c.ctx.stats.rackLost++;
+        resendLost(c, now, out, lost[0], lost[1], piece, rtxLen, sack);
+        continue;
+      }
       const hole = sb.nextHole(seqMax(c.highRxt, c.sndUna), c.sndMax);
       // NextSeg (1): "the first ... S2 ... that has not been SACKed, S2 > HighRxt ...
-      // IsLost (S2) returns true."
+      // IsLost (S2) returns true." IsLost() is the same for every segment of a hole.
       if (hole !== undefined && sb.isLost(hole[0], c.effMss)) {
-        const used = resend(c, now, out, hole[0], hole[1], piece, piece, sack);
+        const used = resend(c, now, out, hole[0], hole[1], piece, rtxLen, sack);
         c.highRxt = seqAdd(hole[0], used);
+        if (used > 0) log?.record(hole[0], seqAdd(hole[0], used), now, c.sndMax);
         continue;
       }
       // NextSeg (2): "If no sequence number 'S2' per rule (1) exists but there exists
@@ -159,8 +181,9 @@ function sendData(c: TcpConnection, now: number, out: Datagram[]): void {
       // ... less than HighACK" — a hole below the highest SACKed byte.
       const hs = sb.highestSacked();
       if (hole !== undefined && hs !== undefined && seqLt(hole[0], hs)) {
-        const used = resend(c, now, out, hole[0], hole[1], piece, piece, sack);
+        const used = resend(c, now, out, hole[0], seqMin(hole[1], hs), piece, rtxLen, sack);
         c.highRxt = seqAdd(hole[0], used);
+        if (used > 0) log?.record(hole[0], seqAdd(hole[0], used), now, c.sndMax);
         continue;
       }
       break;
@@ -186,6 +209,7 @@ function sendData(c: TcpConnection, now: number, out: Datagram[]): void {
         continue;
       }
       c.sndNxt = seqAdd(from, used);
+      c.rtxLog?.record(from, c.sndNxt, now, c.sndMax);
       continue;
     }
     if (!sendNew(c, now, out, piece, maxLen)) break;
@@ -193,6 +217,45 @@ function sendData(c: TcpConnection, now: number, out: Datagram[]): void {
   }
   if (sentNew) c.persistBackoff = 0;
   armPersist(c, now, piece);
+  armTlp(c, now);
+}
+
+/** RFC 8985 §7.3: the tail loss probe is "new data, if available and the receive
+ *  window allows" (one segment, whatever cwnd says), else the last segment sent
+ *  again. Its ACK (or SACK) lets RACK find what of the tail was lost without an RTO.
+ *  Returns whether new data went out. */
+function sendTlp(c: TcpConnection, now: number, out: Datagram[], piece: number, sack: readonly SackBlock[]): boolean {
+  if (c.sndUna === c.sndMax || c.inRecovery) return false;
+  c.ctx.stats.tlpProbes++;
+  const sndMax = c.sndMax;
+  const len = Math.min(seqSub(c.dataEnd(), sndMax), seqSub(seqAdd(c.sndUna, c.sndWnd), sndMax), piece,
+    c.sendLimit === undefined ? Infinity : seqSub(c.sendLimit, sndMax));
+  if (len > 0 && c.finSeq === undefined) {
+    const payload = c.sendQueue.read(seqSub(sndMax, c.dataStart()), len);
+    emit(c, now, out, sndMax, payload, ACK | PSH, undefined, sack);
+    c.sndMax = c.sndNxt = seqAdd(sndMax, len);
+    c.rtxLog?.record(sndMax, c.sndMax, now, c.sndMax);
+    return true;
+  }
+  const from = seqMax(c.sndUna, seqAdd(sndMax, -piece));
+  const used = resend(c, now, out, from, sndMax, piece, piece, sack);
+  if (used > 0) c.rtxLog?.record(from, seqAdd(from, used), now, c.sndMax);
+  return false;
+}
+
+/** Send again what of the lost range [left, right) is still not SACKed, up to
+ *  maxLen, and log it; a remainder the window did not let out stays marked lost. */
+function resendLost(c: TcpConnection, now: number, out: Datagram[], left: number, right: number, piece: number,
+  maxLen: number, sack: readonly SackBlock[]): void {
+  const log = c.rtxLog!;
+  const h = c.scoreboard!.nextHole(seqMax(left, c.sndUna), right);
+  if (h === undefined) return;
+  const used = resend(c, now, out, h[0], h[1], piece, maxLen, sack);
+  if (used === 0) return;
+  const end = seqAdd(h[0], used);
+  log.record(h[0], end, now, c.sndMax);
+  c.highRxt = seqMax(c.highRxt, end);
+  if (seqLt(end, right)) log.record(end, right, now, c.sndMax, true);
 }
 
 /** Resend [from, min(to, from + maxLen)) of data already sent once, with the FIN when
@@ -267,6 +330,7 @@ function sendNew(c: TcpConnection, now: number, out: Datagram[], piece: number, 
     c.rttTime = now;
   }
   c.sndMax = c.sndNxt = seqAdd(sndMax, len + (fin ? 1 : 0));
+  if (c.sackOk) (c.rtxLog ??= new RtxLog()).record(sndMax, c.sndMax, now, c.sndMax);
   c.rtoAt ??= now + c.rtt.rto;
   return true;
 }
@@ -356,7 +420,11 @@ export function selectWindow(c: TcpConnection, ack: number): number {
   const shift = c.rcvWndShift;
   const unit = 2 ** shift;
   const free = Math.max(0, rcvBuf - c.recvQueue.length);
-  let right = seqAdd(c.rcvNxt, free);
+  // Never beyond ack + rcvBuf: while the replication gate holds the ACK below rcvNxt,
+  // an edge counted from rcvNxt would promise room a backup rebuilt from the confirmed
+  // point cannot honour, and the window would shrink across a takeover. (Without the
+  // gate ack = rcvNxt and this changes nothing.)
+  let right = seqMin(seqAdd(c.rcvNxt, free), seqAdd(ack, rcvBuf));
   if (seqSub(right, c.rcvAdvEdge) < Math.min(rcvBuf / 2, c.rcvMssEst)) right = c.rcvAdvEdge;
   const wnd = Math.max(0, seqSub(right, ack));
   let field = Math.floor(wnd / unit);

@@ -11,6 +11,7 @@ import { Scoreboard } from './scoreboard.js';
 import { seqAdd, seqGe, seqGt, seqInRange, seqLe, seqLt, seqSub } from './seq.js';
 import type { DropReason } from './stats.js';
 import { processSynSent } from './active-open.js';
+import { rackDetect } from './timers.js';
 
 /** Largest out-of-order span held: RFC 7323 caps a window at 2^30. The receive window
  *  itself (trimming below) is what really bounds it. */
@@ -277,12 +278,24 @@ function processAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
 
   const newAck = seqGt(ack, c.sndUna);
   const blocks = seg.options.sack;
+  let newlySacked = 0;
   if (c.sackOk && blocks !== undefined && blocks.length > 0) {
     c.scoreboard ??= new Scoreboard();
-    c.scoreboard.update(newAck ? ack : c.sndUna, blocks, c.sndMax);
+    newlySacked = c.scoreboard.update(newAck ? ack : c.sndUna, blocks, c.sndMax);
   }
   if (newAck) onNewAck(c, seg, now);
-  else if (isDup) onDupAck(c, now);
+  // RFC 5681 §2: "a TCP that utilizes selective acknowledgments ... can leverage the
+  // SACK information to determine when an incoming ACK is a "duplicate" (e.g., if the
+  // ACK contains previously unknown SACK information)" — a window that moves while the
+  // peer buffers out-of-order data must not hide the loss until the RTO.
+  else if (isDup || (newlySacked > 0 && ack === c.sndUna && c.sndMax !== c.sndUna)) onDupAck(c, now);
+  if (c.rtxLog !== undefined && c.rtxLog.size > 0) {
+    rackDetect(c, now);
+    // RFC 8985 §6.2: RACK may find a loss before DupThresh SACKs do (a whole lost
+    // frame, a lost tail after a probe): it starts recovery as well.
+    if (!c.inRecovery && c.rtxLog.hasLost() && c.scoreboard !== undefined && c.scoreboard.sackedBytes > 0
+      && seqGe(c.sndUna, c.recoverPoint)) enterRecovery(c, now);
+  }
   // The peer answered: zero-window probes are not going unheard.
   c.persistProbes = 0;
   return true;
@@ -305,7 +318,12 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): void {
   const ts = c.tsOk ? seg.options.ts : undefined;
   if (ts !== undefined && ts.ecr !== 0) {
     const d = seqSub(c.tsNow(now), ts.ecr);
-    if (d >= 0) rttMs = d;
+    if (c.tsEpoch !== undefined && seqLt(ts.ecr, c.tsEpoch)) {
+      // Restored: this echoes a segment the previous host sent (see tsEpoch).
+    } else if (d >= 0) {
+      rttMs = d;
+      c.tsEpoch = undefined;
+    }
   } else if (c.rttSeq !== undefined && seqGe(ack, c.rttSeq)) {
     rttMs = now - c.rttTime;
     c.rttSeq = undefined;
@@ -313,6 +331,8 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): void {
   if (rttMs !== undefined) c.rtt.sample(rttMs);
   else c.rtt.resetBackoff();
   c.retries = 0;
+  c.tlpAt = undefined;
+  c.tlpOut = false;
 
   const mss = c.effMss;
   const inFlight = seqSub(c.sndMax, ack);
@@ -383,6 +403,7 @@ function enterRecovery(c: TcpConnection, now: number): void {
   c.highRxt = c.sndUna;
   c.rtxPending = true;
   c.rttSeq = undefined;
+  c.tlpAt = undefined;
 }
 
 /** RFC 9293 seventh (segment text) and eighth (FIN) steps. */

@@ -170,6 +170,7 @@ export class TcpStack implements StackContext, ListenerHost {
     // This host's clock differs: choose the offset so the next TSval is the last one
     // sent, never below it (DESIGN rule 8).
     c.tsOffset = (c.tsLastSent - Math.floor(now)) >>> 0;
+    if (c.tsOk) c.tsEpoch = c.tsLastSent;
     c.lastAckSent = snap.lastAckSent >>> 0;
     c.effMss = Math.max(Math.min(c.sndMss, cfg.mss) - (c.tsOk ? 12 : 0), 8);
     c.rcvMssEst = c.effMss;
@@ -277,11 +278,12 @@ export class TcpStack implements StackContext, ListenerHost {
   }
 
   established(c: TcpConnection): void {
-    if (c.listener !== undefined) {
-      c.listener.synQueue--;
-      c.listener = undefined;
-    }
     this.stats.established++;
+    // Only a listener's own half-open connections are handed to it: one restored in
+    // SYN-RECEIVED (takeover) already belongs to the application that adopted it.
+    if (c.listener === undefined) return;
+    c.listener.synQueue--;
+    c.listener = undefined;
     c.events |= EV_ACCEPT;
   }
 

@@ -38,6 +38,9 @@ export class StackStats {
   timeouts = 0;
   fastRetransmits = 0;
   rtoFires = 0;
+  /** RFC 8985: tail loss probes sent, and ranges found lost by RACK's timing. */
+  tlpProbes = 0;
+  rackLost = 0;
   zeroWindowProbes = 0;
   keepaliveProbes = 0;
   dropped: Record<DropReason, number> = {

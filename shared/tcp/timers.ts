@@ -5,6 +5,36 @@
 import { type TcpConnection, connError } from './connection.js';
 import { seqSub } from './seq.js';
 
+/** RFC 8985 §6.2: "RACK.reo_wnd = RACK.min_RTT / 4" by default; the RTT here is SRTT
+ *  (no windowed minimum is kept) and the window at least 1 ms, the clock's grain. */
+export function reoWnd(c: TcpConnection): number {
+  return Math.max(1, (c.rtt.srtt ?? 0) / 4);
+}
+
+/** Look for lost retransmissions (rack.ts) and arm the reordering timer for those
+ *  still within their window. */
+export function rackDetect(c: TcpConnection, now: number): void {
+  const log = c.rtxLog;
+  if (log === undefined || log.size === 0) {
+    c.rackAt = undefined;
+    return;
+  }
+  c.rackAt = log.update(c.sndUna, c.scoreboard, now, c.rtt.srtt ?? 0, reoWnd(c));
+}
+
+/** RFC 8985 §7.2: "PTO = 2 * SRTT", plus the peer's delayed-ACK allowance when one
+ *  segment is in flight, never past the RTO. The floor (Linux's is 10 ms too) keeps a
+ *  sub-millisecond SRTT from probing every poll. */
+export function armTlp(c: TcpConnection, now: number): void {
+  const srtt = c.rtt.srtt;
+  if (!c.sackOk || c.inRecovery || c.tlpOut || c.tlpAt !== undefined || c.sndUna === c.sndMax
+    || srtt === undefined || c.rtoAt === undefined) return;
+  let pto = Math.max(2 * srtt, 10);
+  if (seqSub(c.sndMax, c.sndUna) <= c.effMss) pto += c.ctx.cfg.delayedAckMs;
+  const at = now + pto;
+  if (at < c.rtoAt) c.tlpAt = at;
+}
+
 export function runTimers(c: TcpConnection, now: number): void {
   if (c.timeWaitAt !== undefined && now >= c.timeWaitAt) {
     // RFC 9293 3.10.8: "If the time-wait timeout expires on a connection, delete the
@@ -12,6 +42,18 @@ export function runTimers(c: TcpConnection, now: number): void {
     c.timeWaitAt = undefined;
     c.enterClosed(undefined, false);
     return;
+  }
+  if (c.rackAt !== undefined && now >= c.rackAt) {
+    // The reordering window of an overtaken retransmission ran out: dispatch resends it.
+    c.rackAt = undefined;
+    rackDetect(c, now);
+  }
+  if (c.tlpAt !== undefined && now >= c.tlpAt) {
+    c.tlpAt = undefined;
+    if (!c.inRecovery && c.sndUna !== c.sndMax) {
+      c.tlpOut = true;
+      c.tlpNow = true;
+    }
   }
   if (c.rtoAt !== undefined && now >= c.rtoAt) onRetransmitTimeout(c, now);
   if (closed(c)) return;
@@ -28,6 +70,8 @@ function closed(c: TcpConnection): boolean {
 /** The earliest time this connection needs a poll; undefined when idle. */
 export function nextDeadline(c: TcpConnection): number | undefined {
   let t = c.rtoAt;
+  if (c.rackAt !== undefined && (t === undefined || c.rackAt < t)) t = c.rackAt;
+  if (c.tlpAt !== undefined && (t === undefined || c.tlpAt < t)) t = c.tlpAt;
   if (c.persistAt !== undefined && (t === undefined || c.persistAt < t)) t = c.persistAt;
   if (c.keepaliveAt !== undefined && (t === undefined || c.keepaliveAt < t)) t = c.keepaliveAt;
   if (c.timeWaitAt !== undefined && (t === undefined || c.timeWaitAt < t)) t = c.timeWaitAt;
@@ -99,6 +143,9 @@ function onRetransmitTimeout(c: TcpConnection, now: number): void {
   // RFC 2018 §8: "After a retransmit timeout the data sender SHOULD turn off all of
   // the SACKed bits" (the receiver may have reneged).
   c.scoreboard?.clear();
+  c.rtxLog?.clear();
+  c.rackAt = c.tlpAt = undefined;
+  c.tlpOut = c.tlpNow = false;
   c.highRxt = c.sndUna;
   c.rttSeq = undefined;
   c.sndNxt = c.sndUna;

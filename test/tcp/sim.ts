@@ -16,6 +16,9 @@ export interface LinkOptions {
   delay: number;
   jitter: number;
   seed: number;
+  /** Probability a whole emitted datagram (a GSO super-segment: every piece of it) is
+   *  lost, as nftables in a bridge drops a whole GSO skb. Default 0. */
+  frameLoss?: number;
 }
 
 interface InFlight {
@@ -72,6 +75,10 @@ export class Sim {
   #transmit(from: TcpStack, out: Datagram[]): void {
     const to = from === this.a ? this.b : this.a;
     for (const d of out) {
+      if (this.link.frameLoss !== undefined && this.rand() < this.link.frameLoss) {
+        this.lost++;
+        continue;
+      }
       for (const seg of splitGso(d.seg)) {
         if (this.rand() < this.link.loss) {
           this.lost++;

@@ -1,0 +1,112 @@
+// The scenarios the failover simulation kills the primary in, at every step. Small on
+// purpose: each one is run once per kill point (every step of the primary), so the
+// number of runs grows with the square of its length.
+
+import type { Scenario } from './world.js';
+
+const link = { loss: 0.03, dup: 0.01, delay: 5, jitter: 3 };
+const repl = { delay: 0.5, jitter: 0.3 };
+const base = {
+  link,
+  repl,
+  bytesPerConnection: 1 << 20,
+  stack: { mss: 536, timeWaitMs: 30_000 },
+  detectMs: 300,
+  deadlineMs: 180_000,
+  finishDelayMs: 0,
+};
+
+export const SCENARIOS: Record<string, Scenario> = {
+  /** The handshake and one small exchange: most kill points fall in the handshake and
+   *  the close (client's FIN first). */
+  handshake: {
+    ...base,
+    name: 'handshake',
+    workload: { requests: [{ reply: 20, pad: 5 }], closer: 'client', maxWrite: 100, pipelined: true },
+    checkpointEvery: 1,
+  },
+  /** Client to server: large requests, small replies, each request after the reply to
+   *  the one before, a checkpoint per request. */
+  upload: {
+    ...base,
+    name: 'upload',
+    workload: {
+      requests: [{ reply: 10, pad: 3000 }, { reply: 10, pad: 2500 }, { reply: 30, pad: 1200 }],
+      closer: 'client', maxWrite: 1500, pipelined: false,
+    },
+    checkpointEvery: 1,
+  },
+  /** Server to client: small requests, large replies, one at a time, a checkpoint every
+   *  other one; the server lingers a little after the client's FIN (CLOSE-WAIT). */
+  download: {
+    ...base,
+    name: 'download',
+    workload: {
+      requests: [{ reply: 3000, pad: 5 }, { reply: 2000, pad: 5 }, { reply: 3500, pad: 5 }],
+      closer: 'client', maxWrite: 100, pipelined: false,
+    },
+    checkpointEvery: 2,
+    finishDelayMs: 15,
+  },
+  /** Both ways at once (pipelined); the server closes first (a quit request), the
+   *  client 20 ms after it saw the server's FIN; sequence numbers wrap. */
+  serverCloses: {
+    ...base,
+    name: 'serverCloses',
+    workload: {
+      requests: [{ reply: 1500, pad: 1500 }, { reply: 2500, pad: 600 }, { reply: 400, pad: 2200 }],
+      closer: 'server', maxWrite: 900, pipelined: true, closeDelayMs: 20,
+    },
+    checkpointEvery: 1,
+    issNearWrap: true,
+  },
+  /** An app that never checkpoints: the backup replays the streams from byte 0. */
+  noCheckpoint: {
+    ...base,
+    name: 'noCheckpoint',
+    workload: {
+      requests: [{ reply: 1200, pad: 800 }, { reply: 2000, pad: 1500 }, { reply: 100, pad: 900 }],
+      closer: 'client', maxWrite: 700, pipelined: false,
+    },
+    checkpointEvery: 0,
+    finishDelayMs: 15,
+  },
+  /** The backup's bound per connection is small (rule 7): the mirror holds the app and
+   *  the client back until checkpoints and acknowledgments free room. Received bytes
+   *  may take half the bound, so a request line must fit in 1600 bytes. */
+  backPressure: {
+    ...base,
+    name: 'backPressure',
+    bytesPerConnection: 3200,
+    workload: {
+      requests: [{ reply: 1800, pad: 1400 }, { reply: 1500, pad: 1500 }, { reply: 900, pad: 1000 }, { reply: 2500, pad: 200 }],
+      closer: 'client', maxWrite: 800, pipelined: true,
+    },
+    checkpointEvery: 1,
+  },
+  /** Two connections at once, staggered: the gates of both wait in one FIFO of
+   *  message numbers, and the backup rebuilds both. */
+  twoClients: {
+    ...base,
+    name: 'twoClients',
+    clients: 2,
+    stagger: 7,
+    workload: {
+      requests: [{ reply: 900, pad: 700 }, { reply: 1200, pad: 300 }],
+      closer: 'client', maxWrite: 600, pipelined: false,
+    },
+    checkpointEvery: 1,
+    finishDelayMs: 5,
+  },
+  /** A bad link: 10% loss, duplicates, reordering by up to 12 ms. */
+  lossy: {
+    ...base,
+    name: 'lossy',
+    link: { loss: 0.1, dup: 0.03, delay: 4, jitter: 12 },
+    workload: {
+      requests: [{ reply: 1500, pad: 900 }, { reply: 600, pad: 1600 }, { reply: 2200, pad: 100 }],
+      closer: 'server', maxWrite: 500, pipelined: false,
+    },
+    checkpointEvery: 1,
+  },
+};
