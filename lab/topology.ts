@@ -157,7 +157,7 @@ function writeLabConfig(plan: LabPlan): void {
       replicationInterface: REPLICATION_IF,
       replicationAddress: replicationAddress('backup'),
     },
-    replication: { port: REPLICATION_PORT, key, heartbeatIntervalMs: 10, deadTimeMs: 60, storeBytesPerConnection: 4 * 1024 * 1024 },
+    replication: { port: REPLICATION_PORT, key, heartbeatIntervalMs: 10, deadTimeMs: 80, storeBytesPerConnection: 4 * 1024 * 1024 },
     logDir: join(plan.stateDir, 'logs'),
   };
   parseConfig(cfg, path); // the lab must never write a config its own programs refuse

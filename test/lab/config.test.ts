@@ -32,7 +32,7 @@ t.test('a minimal config gets the documented defaults', async (t) => {
   const c = parseConfig(valid());
   t.equal(c.replication.port, 7400);
   t.equal(c.replication.heartbeatIntervalMs, 10);
-  t.equal(c.replication.deadTimeMs, 60);
+  t.equal(c.replication.deadTimeMs, 80);
   t.equal(c.replication.storeBytesPerConnection, 4 * 1024 * 1024);
   t.equal(c.servicePrefixLength, 24);
   t.equal(c.logDir, undefined);
