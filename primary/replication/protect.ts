@@ -36,6 +36,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
   private readonly key: Buffer;
   private linkLostTimer: NodeJS.Timeout | undefined;
   private connecting = false;
+  private silenced = false;
   /** The mirror of a session whose link dropped: its gates stay shut until resolved. */
   private orphan: Mirror | undefined;
 
@@ -153,9 +154,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
     if (this.closed) return;
     if (reason.startsWith('refused:takeover')) {
       log.error('the backup has taken over: this primary stops sending now');
-      this.runtime.host.silence();
-      this.heartbeats?.silence();
-      this.emit('conflict', 'backup (takeover)');
+      this.replaced('backup (takeover)');
       return;
     }
     log.error({ reason }, 'replication link down: holding acknowledgments and output until the backup is known dead or back');
@@ -193,6 +192,13 @@ export class Protection extends EventEmitter<ProtectionEvents> {
   private conflict(mac: Buffer): void {
     const who = macToString(mac);
     log.error({ mac: who }, 'another host claims the VIP: this primary stops sending now');
+    this.replaced(who);
+  }
+
+  /** Another host speaks for the VIP now (rule 6): silence, once. */
+  private replaced(who: string): void {
+    if (this.silenced) return;
+    this.silenced = true;
     this.runtime.host.silence();
     this.heartbeats?.silence();
     this.emit('conflict', who);

@@ -1,0 +1,56 @@
+// A primary that is not dead but frozen (SIGSTOP for longer than the dead time) is
+// taken over all the same: from outside, frozen and dead look alike. What must hold is
+// rule 1 and rule 6 when it wakes up: the backup rebuilt from what it held, the woken
+// primary learns it was replaced ("takeover" on the replication link, or the backup's
+// gratuitous ARP) and goes silent without ever acknowledging a byte the backup lacks,
+// and the kv session goes on through the backup with no lost, doubled or reordered
+// reply, no RST. (Before the fix, the woken primary took the closed replication link
+// for a dead backup, opened its gates, and acknowledged bytes the backup never got.)
+import t from 'tap';
+import { join } from 'node:path';
+import { rootOnly } from '../helpers/root.js';
+import { runCycle } from './lib/cycle.js';
+import { startClient } from './lib/run-client.js';
+import { runSuite } from './lib/suite.js';
+
+const COMMANDS = 20_000;
+const FREEZE_MS = 400;
+
+t.test('a primary frozen past the dead time is taken over, and goes silent when it wakes', rootOnly(), async (t) => {
+  await runSuite(t, {
+    name: 'pause',
+    prepare({ lab, cycles }) {
+      return Array.from({ length: Math.min(cycles, 3) }, (_, i) => {
+        const mark = Math.floor(((i + 1) * COMMANDS) / 4);
+        return {
+          name: `freeze ${FREEZE_MS} ms before command ${mark}`,
+          run: (logDir: string, tag: string) =>
+            runCycle(lab, {
+              app: 'kv',
+              logDir,
+              tag,
+              async workload(pair) {
+                const problems: string[] = [];
+                const client = await startClient(pair, ['kv', '--port', '4000', '--commands', String(COMMANDS), '--window', '32', '--mark', String(mark), '--timeout-ms', '60000'], join(logDir, `${tag}-client.log`));
+                await client.waitForLine(/^MARK$/, 60_000);
+                process.kill(pair.primary.pid, 'SIGSTOP');
+                pair.killedAt = Date.now();
+                await new Promise((r) => setTimeout(r, FREEZE_MS));
+                process.kill(pair.primary.pid, 'SIGCONT');
+                const exit = await client.waitExit(75_000);
+                const result = JSON.parse(client.stdout().trim().split('\n').pop() ?? '{}') as { ok?: boolean };
+                if (!result.ok) problems.push(`client: ${JSON.stringify(result).slice(0, 400)} (${exit.code})`);
+                // The woken primary must have gone silent and left on its own.
+                // (exit code 3: "the VIP moved to another host", primary/cli.ts). Had it
+                // opened its gates instead, the session above would have broken.
+                const left = await pair.primary.waitExit(10_000).catch(() => undefined);
+                if (!left) problems.push('the woken primary did not stop after being replaced');
+                else if (left.code !== 3) problems.push(`the woken primary exited with ${left.code ?? left.signal}, not 3 (replaced)`);
+                return { problems, midway: true, instant: `frozen before command ${mark}`, details: result };
+              },
+            }),
+        };
+      });
+    },
+  });
+});
