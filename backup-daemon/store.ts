@@ -50,6 +50,9 @@ class StreamBuffer {
 
   /** The held bytes as one buffer (rebuild only). */
   contents(): Buffer {
+    // One chunk (the common case: one message's data) is handed over as it is: the
+    // rebuilt connection owns it from then on, and the store is done with it.
+    if (this.chunks.length === 1) return this.chunks[0];
     return Buffer.concat(this.chunks, this.bytes);
   }
 }
