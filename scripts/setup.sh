@@ -35,6 +35,9 @@ stamp=node_modules/.intact-installed
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   say "installing npm packages (npm ci) and building the native addon"
   npm ci --no-audit --no-fund --loglevel=error
+  # tap builds its runner from the plugins .taprc names: without this, the first run
+  # on a fresh install still loads @tapjs/typescript, which TypeScript 7 breaks.
+  npx --no-install tap build >/dev/null
   touch "$stamp"
 fi
 if ! ls build/Release/*.node >/dev/null 2>&1; then
