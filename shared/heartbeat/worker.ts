@@ -34,13 +34,17 @@ export type WorkerEvent =
  *  processes on one host (the demo measures kill-to-detection with it). */
 const wallNow = () => performance.timeOrigin + performance.now();
 
+/** The first second of a peer's life is judged with a longer dead time (Detector). */
+const STARTUP_MS = 1000;
+const STARTUP_DEAD_MS = 300;
+
 function run(d: HeartbeatWorkerData): void {
   const port = parentPort!;
   // Real-time, as corosync's threads: on a machine saturated by traffic, a beat that
   // leaves late or a judgment made before pending beats were read is a false takeover.
   const realtime = setThreadRealtime(10);
   const key = Buffer.from(d.keyHex, 'hex');
-  const detector = new Detector(d.paths.map((p) => p.name), d.deadMs);
+  const detector = new Detector(d.paths.map((p) => p.name), d.deadMs, { startupMs: STARTUP_MS, startupDeadMs: STARTUP_DEAD_MS });
   const post = (e: WorkerEvent) => port.postMessage(e);
   let seq = 0;
   let silenced = false;

@@ -56,3 +56,15 @@ t.test('a beat round-trips and a wrong key or a flipped bit is refused', async (
   magic[0] = 0;
   t.same(decodeBeat(key, magic), { refused: 'bad-magic' });
 });
+
+t.test('a peer just come alive gets the longer startup dead time', async (t) => {
+  const d = new Detector(['a'], 60, { startupMs: 1000, startupDeadMs: 300 });
+  d.heard('a', 0);
+  d.heard('a', 10);
+  t.same(d.check(200).filter((v) => v.kind === 'dead'), [], '190 ms of silence at startup is not death');
+  t.ok(d.check(311).some((v) => v.kind === 'dead'), 'past the startup dead time it is');
+  const e = new Detector(['a'], 60, { startupMs: 1000, startupDeadMs: 300 });
+  e.heard('a', 0);
+  e.heard('a', 1500);
+  t.ok(e.check(1561).some((v) => v.kind === 'dead'), 'after startup, the normal dead time applies');
+});
