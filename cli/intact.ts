@@ -7,6 +7,7 @@ import { registerPrimary } from '../primary/cli.js';
 import { registerBackup } from '../backup-daemon/cli.js';
 import { registerDemo } from '../scenarios/demo.js';
 import { registerBench } from '../scenarios/cli.js';
+import { registerScenario } from '../scenarios/scenario-cli.js';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerPrimary(program);
 registerBackup(program);
 registerDemo(program);
 registerBench(program);
+registerScenario(program);
 
 try {
   await program.parseAsync(process.argv);

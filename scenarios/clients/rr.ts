@@ -9,6 +9,7 @@
 // they pay for connection start-up and JIT, not for the stack.
 // Output (one JSON line): {client, ok, exchanges, warmup, request, reply, verified,
 //   mismatches, medianUs, p95Us, p99Us, meanUs, minUs, maxUs, seconds}
+//   and with --samples, us: every timed exchange in µs (0.1 µs), in order.
 import { baseCommand, connect, intArg, parseArgs, runClient } from './common.js';
 import { round, summarize } from '../lib/stats.js';
 import { seededChunks } from '../../shared/stream.js';
@@ -21,6 +22,7 @@ interface Opts {
   reply?: number;
   warmup?: number;
   seed: number;
+  samples?: boolean;
   timeoutMs: number;
   idleMs: number;
 }
@@ -31,7 +33,8 @@ const opts = parseArgs<Opts>(
     .option('--request <bytes>', 'request size', intArg(1, 16 * 1024 * 1024), 1000)
     .option('--reply <bytes>', 'reply size (default: the request size, as from an echo)', intArg(1, 16 * 1024 * 1024))
     .option('--warmup <k>', 'untimed exchanges first (default min(100, K/10))', intArg(0))
-    .option('--seed <n>', 'seed of the request bytes', intArg(0, 0xffffffff), 1),
+    .option('--seed <n>', 'seed of the request bytes', intArg(0, 0xffffffff), 1)
+    .option('--samples', 'also print every timed exchange (µs) as `us`'),
 );
 
 /** The request repeated (or cut) to `n` bytes. */
@@ -111,5 +114,6 @@ await runClient('rr', opts.timeoutMs, async () => {
     minUs: round(sum.min),
     maxUs: round(sum.max),
     seconds: Math.round(seconds * 1e6) / 1e6,
+    ...(opts.samples ? { us: Array.from(us, (x) => Math.round(x * 10) / 10) } : {}),
   };
 });

@@ -14,6 +14,7 @@
 //   echo   (7)  write back what is read (primary/apps/echo.ts)
 //   rr     (7)  for every --request bytes read, reply --reply bytes: the request
 //               repeated to that length (for --reply = --request, an echo)
+// --backlog N passes N to listen() (the setup scenario compares 0 and 50).
 // Prints "listening <mode> on <host>:<port>" when ready; exits 0 on SIGTERM/SIGINT.
 import { createHash } from 'node:crypto';
 import { createSHA256 } from 'hash-wasm';
@@ -43,6 +44,7 @@ const program = new Command()
   .option('--request <n>', 'rr: request size', intArg(1), 1000)
   .option('--reply <n>', 'rr: reply size (default: the request size)', intArg(1))
   .option('--hash <impl>', 'sink: sha256 implementation, wasm (as intact\'s sink app) or crypto', 'wasm')
+  .option('--backlog <n>', 'listen() backlog (default: Node\'s, 511)', intArg(0, 65535))
   .parse();
 
 const mode = program.args[0] as Mode;
@@ -50,7 +52,7 @@ if (!(mode in DEFAULT_PORT)) {
   process.stderr.write(`kernel-server: unknown mode ${JSON.stringify(mode)} (sink, source, echo, rr)\n`);
   process.exit(2);
 }
-const o = program.opts<{ host: string; port?: number; bytes: number; seed: number; request: number; reply?: number; hash: string }>();
+const o = program.opts<{ host: string; port?: number; bytes: number; seed: number; request: number; reply?: number; hash: string; backlog?: number }>();
 if (o.hash !== 'wasm' && o.hash !== 'crypto') {
   process.stderr.write(`kernel-server: --hash must be wasm or crypto\n`);
   process.exit(2);
@@ -127,7 +129,7 @@ server.on('error', (err) => {
   process.stderr.write(`kernel-server: ${err.message}\n`);
   process.exit(1);
 });
-server.listen({ host: o.host, port }, () => {
+server.listen({ host: o.host, port, ...(o.backlog !== undefined ? { backlog: o.backlog } : {}) }, () => {
   process.stdout.write(`listening ${mode} on ${o.host}:${port}\n`);
 });
 const stop = () => {

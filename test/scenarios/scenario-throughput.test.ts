@@ -1,0 +1,53 @@
+// Scenario throughput: the pure summary (no root), and `--quick` end to end in a lab
+// (root): files written, one verified transfer per direction and mode, positive
+// figures, the lab gone. No timing thresholds: the 90% target is a figure.
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listNetns } from '../../lab/topology.js';
+import { runScenario, type Sample } from '../../scenarios/scenario.js';
+import { QUICK, summarizeThroughput } from '../../scenarios/experiments/throughput.js';
+import { rootOnly } from '../helpers/root.js';
+
+const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
+
+t.test('summarizeThroughput: medians over verified runs, on/off against 90%', async (t) => {
+  const s = (direction: string, mode: string, gbps: number, verified = true): Sample => ({ direction, mode, gbps, verified });
+  const rows = summarizeThroughput([
+    s('to', 'kernel', 4), s('to', 'off', 2), s('to', 'off', 3), s('to', 'off', 2.5), s('to', 'on', 2.4), s('to', 'on', 9, false),
+    s('from', 'off', 2), s('from', 'on', 1),
+  ]);
+  const to = rows.find((r) => r.direction === 'to')!;
+  t.equal(to.off, 2.5);
+  t.equal(to.on, 2.4, 'the unverified run is not counted');
+  t.equal(to.ratio, 0.96);
+  t.equal(to.targetMet, true);
+  const from = rows.find((r) => r.direction === 'from')!;
+  t.equal(from.ratio, 0.5);
+  t.equal(from.targetMet, false);
+  t.equal(from.kernel, null);
+});
+
+t.test('throughput --quick writes its files with sane figures', rootOnly(), async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'intact-tp-'));
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const prefix = `intact-t${Math.floor(Math.random() * 0xfffff).toString(16)}`;
+  const { summary } = await runScenario('throughput', { quick: true, out, prefix, progress: { silent: true } });
+  t.notOk((await listNetns()).some((ns) => ns.startsWith(prefix + '-')), 'the lab is gone afterwards');
+  for (const f of ['samples.json', 'samples.csv', 'summary.json', 'chart.svg', 'report.md']) t.ok(existsSync(join(out, f)), f);
+  t.same(summary.errors, [], 'no step failed');
+  t.equal(summary.ok, true);
+  const samples = JSON.parse(readFileSync(join(out, 'samples.json'), 'utf8')) as Sample[];
+  t.equal(samples.length, 2 * 3 * QUICK.runs, 'one sample per direction, mode and run');
+  for (const s of samples) {
+    t.equal(s.bytes, QUICK.bytes, `${s.direction} ${s.mode}: every byte`);
+    t.equal(s.verified, true, `${s.direction} ${s.mode}: sha256 verified`);
+    t.ok(positive(s.gbps), `${s.direction} ${s.mode}: positive throughput`);
+  }
+  const j = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { targetMet: boolean; rows: Array<{ ratio: number | null }> };
+  t.type(j.targetMet, 'boolean');
+  t.ok(j.rows.every((r) => positive(r.ratio)));
+  t.match(readFileSync(join(out, 'chart.svg'), 'utf8'), /<svg/);
+  t.match(readFileSync(join(out, 'report.md'), 'utf8'), /no obvious difference/);
+});
