@@ -5,10 +5,20 @@
 // we signal is the program itself; tsx is named by its absolute path in the repo's
 // node_modules, so the child's cwd does not matter.
 import { fileURLToPath } from 'node:url';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
+import { existsSync } from 'node:fs';
 
 /** Absolute path of the repository root (this file is scenarios/lib/repo.ts). */
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+export const REPO_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+/** The repository root from sources (scenarios/lib/) or compiled code (dist/scenarios/lib/)
+ *  alike: the first folder upwards that holds package.json and binding.gyp. */
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    if (dirname(dir) === dir) return fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+  }
+}
 
 /** tsx's loader as a file URL, so `--import` works whatever the child's cwd is. */
 const TSX_LOADER = import.meta.resolve('tsx');
