@@ -2,7 +2,7 @@
 //
 //   intact backup --config lab.json --app http --app-opt root=/srv
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { collect, parsePort } from '../cli/options.js';
 import { loadConfig } from '../shared/config.js';
 import { logger } from '../shared/log.js';
 import { loadApp, parseAppOptPairs, prepareApp } from '../primary/app.js';
@@ -19,15 +19,7 @@ export interface BackupCliOptions {
   gso: boolean;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
-  return n;
-}
 
 export function registerBackup(program: Command): void {
   program

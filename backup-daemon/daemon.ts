@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../shared/config.js';
 import { logger } from '../shared/log.js';
 import { toIpv4U32, u32ToIpv4 } from '../shared/wire/addr.js';
-import { HeartbeatPeer } from '../shared/heartbeat/peer.js';
+import { HeartbeatPeer, heartbeatsFor } from '../shared/heartbeat/peer.js';
 import { openLink } from '../native/index.js';
 import { arpOrIpv4To } from '../native/bpf.js';
 import { Runtime } from '../primary/runtime.js';
@@ -66,17 +66,7 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
     this.server.on('session', () => this.line('session', { vip: c.vip }));
     this.server.on('session-end', (_v, reason) => this.line('session-end', { reason }));
     await this.server.listen();
-    this.heartbeats = new HeartbeatPeer({
-      keyHex: c.replication.key,
-      vip: this.vip,
-      role: 'backup',
-      intervalMs: c.replication.heartbeatIntervalMs,
-      deadMs: c.replication.deadTimeMs,
-      paths: [
-        { name: 'replication', localAddr: c.backup.replicationAddress, port: c.replication.port, peerAddr: c.primary.replicationAddress },
-        { name: 'service', localAddr: c.backup.serviceAddress, port: c.replication.port, peerAddr: c.primary.serviceAddress },
-      ],
-    });
+    this.heartbeats = new HeartbeatPeer(heartbeatsFor(c, 'backup'));
     this.heartbeats.on('alive', () => this.line('primary-alive'));
     this.heartbeats.on('path-down', (path) => this.line('path-down', { path }));
     this.heartbeats.on('path-up', (path) => this.line('path-up', { path }));

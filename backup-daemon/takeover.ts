@@ -119,7 +119,7 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
  *  snd_una - 1) draws a plain ACK instead, which completes our handshake at once. A
  *  client still in SYN-SENT ignores the probe; its retransmitted SYN, or our own SYN-ACK
  *  timer, finishes the handshake then (DESIGN rule 5 holds either way). */
-function kick(c: TcpConnection): void {
+export function kick(c: TcpConnection): void {
   if (c.state === 'SYN-RECEIVED') {
     c.probeNow = true;
     c.ctx.markDirty(c);

@@ -8,6 +8,7 @@
 // exits at once.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { collect, parsePort } from '../cli/options.js';
 import { loadConfig } from '../shared/config.js';
 import { logger } from '../shared/log.js';
 import { loadApp, parseAppOptPairs, prepareApp, serveApp } from './app.js';
@@ -30,15 +31,7 @@ export interface PrimaryCliOptions {
   backupWait?: number;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
-  return n;
-}
 
 export function registerPrimary(program: Command): void {
   program

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../../shared/config.js';
 import { logger } from '../../shared/log.js';
 import { toIpv4U32 } from '../../shared/wire/addr.js';
-import { HeartbeatPeer } from '../../shared/heartbeat/peer.js';
+import { HeartbeatPeer, heartbeatsFor } from '../../shared/heartbeat/peer.js';
 import { macToString } from '../../shared/wire/addr.js';
 import type { Runtime } from '../runtime.js';
 import { ReplicationChannel } from './channel.js';
@@ -54,17 +54,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
   async start(waitMs = 5000): Promise<boolean> {
     const c = this.config;
     this.runtime.host.onVipConflict((mac) => this.conflict(mac));
-    this.heartbeats = new HeartbeatPeer({
-      keyHex: c.replication.key,
-      vip: toIpv4U32(c.vip),
-      role: 'primary',
-      intervalMs: c.replication.heartbeatIntervalMs,
-      deadMs: c.replication.deadTimeMs,
-      paths: [
-        { name: 'replication', localAddr: c.primary.replicationAddress, port: c.replication.port, peerAddr: c.backup.replicationAddress },
-        { name: 'service', localAddr: c.primary.serviceAddress, port: c.replication.port, peerAddr: c.backup.serviceAddress },
-      ],
-    });
+    this.heartbeats = new HeartbeatPeer(heartbeatsFor(c, 'primary'));
     this.heartbeats.on('dead', (_at, silentMs) => this.lost(`backup silent on every heartbeat path for ${silentMs.toFixed(0)} ms`));
     this.heartbeats.on('alive', () => log.info('backup heartbeats heard'));
     this.heartbeats.on('error', (e) => log.error({ err: e.message }, 'heartbeat path failed'));

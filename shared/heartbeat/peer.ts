@@ -3,6 +3,8 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker.js';
 import { logger } from '../log.js';
+import type { Config } from '../config.js';
+import { toIpv4U32 } from '../wire/addr.js';
 import type { HeartbeatWorkerData, WorkerEvent } from './worker.js';
 
 export type { HeartbeatPath } from './worker.js';
@@ -79,4 +81,23 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
       }
     }
   }
+}
+
+/** The heartbeat thread's settings for one role of a deployment: beats on the
+ *  replication link and on the service LAN, each host's own address to the other's. */
+export function heartbeatsFor(config: Config, role: 'primary' | 'backup'): HeartbeatWorkerData {
+  const me = role === 'primary' ? config.primary : config.backup;
+  const peer = role === 'primary' ? config.backup : config.primary;
+  const port = config.replication.port;
+  return {
+    keyHex: config.replication.key,
+    vip: toIpv4U32(config.vip),
+    role,
+    intervalMs: config.replication.heartbeatIntervalMs,
+    deadMs: config.replication.deadTimeMs,
+    paths: [
+      { name: 'replication', localAddr: me.replicationAddress, port, peerAddr: peer.replicationAddress },
+      { name: 'service', localAddr: me.serviceAddress, port, peerAddr: peer.serviceAddress },
+    ],
+  };
 }

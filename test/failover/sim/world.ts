@@ -25,6 +25,7 @@ import type { Datagram } from '../../../shared/tcp/segment.js';
 import { Mirror } from '../../../primary/replication/mirror.js';
 import { ReplicaStore } from '../../../backup-daemon/store.js';
 import { rebuildSnapshot } from '../../../backup-daemon/rebuild.js';
+import { kick } from '../../../backup-daemon/takeover.js';
 import { seeded } from '../../tcp/harness.js';
 import { splitGso } from '../../tcp/sim.js';
 import { Agenda } from './queue.js';
@@ -355,14 +356,3 @@ class World {
   }
 }
 
-/** backup-daemon/takeover.ts's kick(), kept in step with it: a connection rebuilt in
- *  SYN-RECEIVED gets a probe (an ACK at snd_una - 1), which an ESTABLISHED client
- *  answers with a plain ACK, instead of a SYN-ACK it would answer with a challenge. */
-function kick(c: TcpConnection): void {
-  if (c.state === 'SYN-RECEIVED') {
-    c.probeNow = true;
-    c.ctx.markDirty(c);
-  } else {
-    c.kick();
-  }
-}

@@ -1,0 +1,14 @@
+// Option parsers the subcommands share, so `--port` and `--app-opt` mean the same
+// thing, with the same errors, wherever they appear.
+import { InvalidArgumentError } from 'commander';
+
+/** For repeatable options (`--app-opt a=1 --app-opt b=2`). */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function parsePort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  return n;
+}
