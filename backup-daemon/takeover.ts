@@ -121,6 +121,7 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
  *  timer, finishes the handshake then (DESIGN rule 5 holds either way). */
 export function kick(c: TcpConnection): void {
   if (c.state === 'SYN-RECEIVED') {
+    c.adoptedHalfOpen = true;
     c.probeNow = true;
     c.ctx.markDirty(c);
   } else {

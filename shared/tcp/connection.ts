@@ -246,6 +246,10 @@ export class TcpConnection {
   scheduledAt: number | undefined = undefined;
   /** @internal queued in the stack's dirty list. */
   dirty = false;
+  /** Rebuilt by a takeover in SYN-RECEIVED: the client most likely completed the
+   *  handshake with the old primary, and would answer a SYN-ACK with a challenge ACK
+   *  (RFC 5961), so retransmissions are probes instead (see timers.ts). */
+  adoptedHalfOpen = false;
   /** Delivered to the handler already (closed() is said once). */
   closedNotified = false;
 

@@ -114,6 +114,14 @@ function onRetransmitTimeout(c: TcpConnection, now: number): void {
     }
     c.retries++;
     c.rtt.backoff();
+    if (c.adoptedHalfOpen) {
+      // A keepalive-style probe (ACK at snd_una - 1) draws a plain ACK from an
+      // ESTABLISHED client, which completes our handshake; a client still in SYN-SENT
+      // retransmits its SYN, which gets a SYN-ACK as usual.
+      c.probeNow = true;
+      c.rtoAt = now + c.rtt.rto;
+      return;
+    }
     c.sndNxt = c.iss;
     return;
   }

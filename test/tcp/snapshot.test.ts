@@ -147,6 +147,26 @@ t.test('restored in SYN-RECEIVED: the SYN-ACK is resent and the final ACK establ
   t.equal(b.accepted.length, 0, 'not handed to the listener');
 });
 
+t.test('adopted in SYN-RECEIVED: probes, never a SYN-ACK an established client would challenge', async (t) => {
+  const a = new Ctx(t);
+  a.send({ flags: 'S', seq: a.irs, mss: 1000, ts: [50, 0], sackOk: true, wscale: 7 }, 100);
+  a.drain();
+  const s = [...a.stack.connections()][0]!.snapshot();
+  const b = new Ctx(t);
+  const c2 = b.stack.restore(structuredClone(s), 5);
+  b.at(5);
+  // What backup-daemon/takeover.ts's kick does for such a connection.
+  c2.adoptedHalfOpen = true;
+  c2.probeNow = true;
+  c2.ctx.markDirty(c2);
+  b.expect({ flags: 'A', seq: a.iss - 1, ack: a.irs + 1 }, 'the kick is a probe');
+  b.at(5 + 1000);
+  b.expect({ flags: 'A', seq: a.iss - 1, ack: a.irs + 1 }, 'the retransmission timer sends a probe again, not a SYN-ACK');
+  b.expectNone();
+  b.send({ flags: 'A', seq: a.irs + 1, ack: a.iss + 1, ts: [51, s.tsLastSent] }, 1010);
+  t.equal(c2.state, 'ESTABLISHED', "the client's answer completes the handshake");
+});
+
 t.test('restore refuses a connection that already exists', async (t) => {
   const { ctx, c } = midTransfer(t);
   t.throws(() => ctx.stack.restore(c.snapshot(), 5000), { code: 'ERR_INTACT_CONN_EXISTS' });
