@@ -3,7 +3,7 @@
 // bulk.fromKernelGbps, rr.intactUs, rr.kernelUs, bulk.verified).
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { checkPrefix } from '../lab/plan.js';
+import { positiveInt, prefixArg } from '../cli/options.js';
 import { FULL, QUICK, RR_BYTES, benchSteps, formatBench, runBench } from './bench.js';
 import { createProgress } from './lib/progress.js';
 
@@ -18,19 +18,7 @@ export function parseBytes(v: string): number {
   return n;
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
-  return n;
-}
 
-function prefixArg(v: string): string {
-  try {
-    return checkPrefix(v);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-}
 
 interface BenchCliOptions {
   json?: boolean;

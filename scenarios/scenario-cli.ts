@@ -1,23 +1,11 @@
 // `intact scenario <name> [--quick] [--json] [--out <dir>]`: the commander layer over
 // scenarios/scenario.ts. Progress goes to stderr; stdout carries the result: a short
 // human summary, or with --json the summary as one JSON object.
-import { Command, InvalidArgumentError } from 'commander';
-import { checkPrefix } from '../lab/plan.js';
+import { Command } from 'commander';
+import { positiveInt, prefixArg } from '../cli/options.js';
 import { findScenario, runScenario, scenarioNames } from './experiments/index.js';
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
-  return n;
-}
 
-function prefixArg(v: string): string {
-  try {
-    return checkPrefix(v);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-}
 
 interface ScenarioCliOptions {
   quick?: boolean;
