@@ -38,6 +38,12 @@ const HostSchema = z.strictObject({
   replicationAddress: ipv4,
 });
 
+/** The heartbeat defaults, exported so the experiments label and measure exactly these. */
+export const DEFAULT_HEARTBEAT = { heartbeatIntervalMs: 10, deadTimeMs: 80 } as const;
+/** "10/80" style label of a heartbeat setting, as the scenarios' samples carry it. */
+export const heartbeatLabel = (s: { heartbeatIntervalMs: number; deadTimeMs: number }): string =>
+  `${s.heartbeatIntervalMs}/${s.deadTimeMs}`;
+
 const ReplicationSchema = z.strictObject({
   port: z
     .int({ error: 'must be a whole number' })
@@ -50,8 +56,8 @@ const ReplicationSchema = z.strictObject({
   // first: on a saturated 2-core host, silences of 61-70 ms between beats were measured
   // even with real-time heartbeat threads (the kernel's softirq work for the beats is
   // not real-time), and each one is a false takeover. 80 ms keeps the target with margin.
-  heartbeatIntervalMs: positiveMs('heartbeatIntervalMs').default(10),
-  deadTimeMs: positiveMs('deadTimeMs').default(80),
+  heartbeatIntervalMs: positiveMs('heartbeatIntervalMs').default(DEFAULT_HEARTBEAT.heartbeatIntervalMs),
+  deadTimeMs: positiveMs('deadTimeMs').default(DEFAULT_HEARTBEAT.deadTimeMs),
   /** Bound of the backup's store per connection; when full the primary back-pressures. */
   storeBytesPerConnection: z
     .int({ error: 'must be a whole number of bytes' })

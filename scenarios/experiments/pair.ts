@@ -4,6 +4,7 @@
 // back: the backup's JSON event lines and the client kernel's counters.
 import { join } from 'node:path';
 import { findNode, type LabPlan } from '../../lab/plan.js';
+import { STARTUP_MS } from '../../shared/heartbeat/detector.js';
 import { nsExec } from '../../lab/topology.js';
 import { startProcess, type ManagedProcess } from '../lib/process.js';
 import { intactArgv, tsxArgv, REPO_ROOT } from '../lib/repo.js';
@@ -32,7 +33,18 @@ export interface PairOptions {
 export interface Pair {
   backup: ManagedProcess;
   primary: ManagedProcess;
+  /** When the backup first heard the primary (this process's wall clock). */
+  aliveAt: number;
   stop(): Promise<void>;
+}
+
+/** Waits until the backup's detector judges the primary with the configured dead time:
+ *  during the primary's first STARTUP_MS it waits STARTUP_DEAD_MS instead
+ *  (shared/heartbeat/detector.ts), so a kill before then measures the start-up rule,
+ *  not the setting under test. */
+export async function steadyState(pair: Pair): Promise<void> {
+  const wait = pair.aliveAt + STARTUP_MS + 200 - wall();
+  if (wait > 0) await sleep(wait);
 }
 
 export async function startPair(lab: LabPlan, o: PairOptions): Promise<Pair> {
@@ -69,7 +81,7 @@ export async function startPair(lab: LabPlan, o: PairOptions): Promise<Pair> {
     await stopAll();
     throw e;
   }
-  return { backup: b.value, primary: p.value, stop: stopAll };
+  return { backup: b.value, primary: p.value, aliveAt: wall(), stop: stopAll };
 }
 
 export interface EventLine {

@@ -9,12 +9,13 @@
 //   recoveredMaxMs  kill -> the reply to a probe every connection sent at the kill
 // Shared by takeover-vs-data (figure 4-2) and takeover-vs-connections (figure 4-3).
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULT_HEARTBEAT, heartbeatLabel } from '../../shared/config.js';
 import { join } from 'node:path';
 import { findNode, VIP, type LabPlan } from '../../lab/plan.js';
 import { killNetnsSync } from '../../lab/netns.js';
 import { startProcess, type ManagedProcess } from '../lib/process.js';
 import { tsxArgv, REPO_ROOT } from '../lib/repo.js';
-import { childEnv, clientCounters, events, flushClientNeighbours, lastEvent, moved, sleep, startPair, wall, type EventLine } from './pair.js';
+import { childEnv, clientCounters, events, flushClientNeighbours, lastEvent, moved, sleep, startPair, steadyState, wall, type EventLine } from './pair.js';
 
 export const PENDING_APP = join(REPO_ROOT, 'scenarios/apps/pending.ts');
 export const PENDING_PORT = 5001;
@@ -28,7 +29,7 @@ export interface TakeoverRunOptions {
   memory?: boolean;
   /** Generous bound on the whole client (setup of many connections included). */
   clientTimeoutMs?: number;
-  /** Config file (default: the lab's) and its heartbeat figures, "10/60" style. */
+  /** Config file (default: the lab's) and its heartbeat figures, "10/80" style. */
   config?: string;
   heartbeat?: string;
 }
@@ -105,7 +106,7 @@ export async function takeoverRun(lab: LabPlan, o: TakeoverRunOptions): Promise<
   rmSync(`${killFile}.takeover`, { force: true });
   await flushClientNeighbours(lab);
   const sample: TakeoverSample = {
-    ok: false, connections: o.connections, pendingBytes: o.pending, heartbeat: o.heartbeat ?? '10/60',
+    ok: false, connections: o.connections, pendingBytes: o.pending, heartbeat: o.heartbeat ?? heartbeatLabel(DEFAULT_HEARTBEAT),
     detectMs: NaN, killLagMs: NaN, silentMs: NaN, rebuildMs: NaN, claimMs: NaN, restartMs: NaN, kickMs: NaN, totalMs: NaN,
     stallMs: NaN, afterTakeoverMs: NaN, recoveredMedianMs: NaN, recoveredMaxMs: NaN, setupMs: NaN,
     rebuilt: 0, failed: 0, verified: false, verifiedConnections: 0, resets: 0, pawsDrops: 0, challengeAcks: 0,
@@ -138,6 +139,7 @@ export async function takeoverRun(lab: LabPlan, o: TakeoverRunOptions): Promise<
     // Witness probes answered by the primary first, so the stall has a "before".
     await client.waitForLine(/^probing/, 30_000);
     await sleep(20);
+    await steadyState(pair);
     const lost = lostBeforeKill(pair.backup, pair.primary);
     if (lost) {
       sample.spurious = true;

@@ -8,6 +8,7 @@
 // client connection, once with every connection holding its 10 KB; the difference over
 // the count is the backup's cost of one connection (10 KB of held data included).
 import { withLab } from '../../lab/topology.js';
+import { DEFAULT_HEARTBEAT, heartbeatLabel } from '../../shared/config.js';
 import { uniquePrefix } from '../../lab/plan.js';
 import { lineChart } from '../chart.js';
 import { defineScenario, type ScenarioContext, type ScenarioResult, type Sample } from '../scenario.js';
@@ -24,7 +25,7 @@ const FULL_RUNS = 10;
 /** 10,000 connections take ~a minute a run on a 2-core machine: fewer runs there. */
 const FULL_RUNS_10K = 3;
 const QUICK_RUNS = 1;
-/** When the default heartbeats (10/60 ms) keep declaring a loaded pair dead before the
+/** When the default heartbeats (10/80 ms) keep declaring a loaded pair dead before the
  *  kill, one more attempt with these: the takeover steps do not depend on them. */
 const RELAXED = { heartbeatIntervalMs: 50, deadTimeMs: 1000 };
 
@@ -75,7 +76,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
 
   const measures = MEASURES.map(([m]) => m);
   // A relaxed run's detection reflects its own dead time: not in the detect figure.
-  const forFigures = samples.map((s) => (s.heartbeat === '10/60' ? s : { ...s, detectMs: NaN }));
+  const forFigures = samples.map((s) => (s.heartbeat === heartbeatLabel(DEFAULT_HEARTBEAT) ? s : { ...s, detectMs: NaN }));
   const figs = levelFigures(forFigures, 'connections', measures);
   const label = Object.fromEntries(MEASURES);
   const memory = Object.fromEntries(levels.map(({ connections }) => [String(connections), {
@@ -146,7 +147,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       'one client namespace opens every connection (200 at a time), sends "hold 10000" and 10 KB on each, and waits until each has read "held" (the backup then holds the 10 KB); the app never checkpoints, so the backup holds and replays it all.',
       'stall: on the first connection, probed stop-and-wait (1 byte, 1 ms apart) across the kill; "every connection answered again": each other connection sends one probe the moment the client sees the kill, and this is the kill -> the last reply.',
       'memory: backup RSS and V8 heap after a full GC (node --expose-gc), with the primary connected and no client connection vs with every connection holding its data, divided by the count; median over the runs. Small counts are noise (a page or a GC arena is more than one connection).',
-      `after 3 spurious detections in a row, a run is made once more with heartbeat ${RELAXED.heartbeatIntervalMs} ms / dead time ${RELAXED.deadTimeMs} ms (the samples' "heartbeat" column says which; its detect figure then reflects that dead time): ${samples.filter((s) => s.heartbeat !== '10/60').length} such run(s).`,
+      `after 3 spurious detections in a row, a run is made once more with heartbeat ${RELAXED.heartbeatIntervalMs} ms / dead time ${RELAXED.deadTimeMs} ms (the samples' "heartbeat" column says which; its detect figure then reflects that dead time): ${samples.filter((s) => s.heartbeat !== heartbeatLabel(DEFAULT_HEARTBEAT)).length} such run(s).`,
       `runs per level: ${levels.map((l) => `${l.connections}: ${l.runs}`).join(', ')}.`,
     ],
     errors: errors.filter((e) => !e.includes('spurious failure detection')),

@@ -8,6 +8,7 @@
 // regenerates are dropped below the replicated send end (rule 2). The client reads
 // "held" only once the backup holds every pending byte.
 import { withLab } from '../../lab/topology.js';
+import { DEFAULT_HEARTBEAT } from '../../shared/config.js';
 import { uniquePrefix } from '../../lab/plan.js';
 import { lineChart } from '../chart.js';
 import { defineScenario, type ScenarioContext, type ScenarioResult, type Sample } from '../scenario.js';
@@ -80,7 +81,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     },
     {
       measure: 'failure detection',
-      ours: `${medP95(figure(figs, DATA_LEVELS[0]!, 'detectMs'))} ms (median / p95), heartbeat 10 ms, dead time 60 ms`,
+      ours: `${medP95(figure(figs, DATA_LEVELS[0]!, 'detectMs'))} ms (median / p95), heartbeat ${DEFAULT_HEARTBEAT.heartbeatIntervalMs} ms, dead time ${DEFAULT_HEARTBEAT.deadTimeMs} ms`,
       thesis: `~${thesis.failure_detection.detection_s_approx} s (heartbeat ${thesis.failure_detection.heartbeat_interval_s} s, checked every ${thesis.failure_detection.check_interval_s} s)`,
       note: 'not part of the thesis\' takeover time',
     },

@@ -14,6 +14,12 @@ export type Verdict =
   | { kind: 'path-down'; path: string; at: number }
   | { kind: 'path-up'; path: string; at: number };
 
+/** The first second of a peer's life is judged with a longer dead time: a process that
+ *  has just started is busiest (loading and compiling code). A primary that dies within
+ *  this window is declared dead after STARTUP_DEAD_MS instead of the dead time. */
+export const STARTUP_MS = 1000;
+export const STARTUP_DEAD_MS = 300;
+
 export interface DetectorOptions {
   /** For this long after the peer comes alive, silence must last `startupDeadMs` (if
    *  longer than the dead time) to count as death. A process that has just started is

@@ -3,7 +3,7 @@
 // busy is not dead. Beats go out on every path; beats from the peer feed the Detector.
 import dgram from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Detector, type Verdict } from './detector.js';
+import { Detector, STARTUP_DEAD_MS, STARTUP_MS, type Verdict } from './detector.js';
 import { decodeBeat, encodeBeat, type Role } from './packet.js';
 import { setThreadRealtime } from '../../native/index.js';
 
@@ -34,9 +34,6 @@ export type WorkerEvent =
  *  processes on one host (the demo measures kill-to-detection with it). */
 const wallNow = () => performance.timeOrigin + performance.now();
 
-/** The first second of a peer's life is judged with a longer dead time (Detector). */
-const STARTUP_MS = 1000;
-const STARTUP_DEAD_MS = 300;
 
 function run(d: HeartbeatWorkerData): void {
   const port = parentPort!;
