@@ -28,3 +28,9 @@ export function prefixArg(v: string): string {
     throw new InvalidArgumentError((e as Error).message);
   }
 }
+
+export function nonNegativeMs(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a whole number of milliseconds');
+  return n;
+}

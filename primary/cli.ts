@@ -2,29 +2,22 @@
 //
 //   intact primary --config lab.json --app http --app-opt root=/srv --port 8080
 //
-// Until replication (issue 4) there is no backup: the runtime says so on start. On
+// With a backup in the config it waits (--backup-wait) for the replication link and
+// says whether it serves protected or not. On
 // SIGTERM/SIGINT the app stops, open connections are closed (FIN, or RST where the
 // kernel would), the last segments leave, and the process exits 0; a second signal
 // exits at once.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { collect, parsePort } from '../cli/options.js';
-import { loadConfig } from '../shared/config.js';
+import { nonNegativeMs } from '../cli/options.js';
+import { loadService, serviceOptions, type ServiceCliOptions } from '../cli/service-options.js';
 import { logger } from '../shared/log.js';
-import { loadApp, parseAppOptPairs, prepareApp, serveApp } from './app.js';
+import { serveApp } from './app.js';
 import { openServiceRuntime } from './runtime.js';
 import { Protection } from './replication/protect.js';
 
 const log = logger('primary');
 
-export interface PrimaryCliOptions {
-  config: string;
-  app: string;
-  appOpt: string[];
-  port?: number;
-  /** Open the service link inside this network namespace instead of the current one. */
-  netns?: string;
-  gso: boolean;
+export interface PrimaryCliOptions extends ServiceCliOptions {
   /** false (--no-backup): serve without replication even though the config names a backup. */
   backup?: boolean;
   /** How long to wait for the backup at start before serving unprotected (ms). */
@@ -34,21 +27,12 @@ export interface PrimaryCliOptions {
 
 
 export function registerPrimary(program: Command): void {
-  program
+  const cmd = program
     .command('primary')
-    .description('serve an app on the VIP with the user-space TCP stack (the primary role)')
-    .requiredOption('--config <file>', 'deployment config (JSON; see lab/two-hosts.example.json)')
-    .requiredOption('--app <name-or-module>', 'built-in app (echo, sink, source, http) or a module path')
-    .option('--app-opt <key=value>', 'app option, repeatable (e.g. root=/srv, bytes=1000000, seed=7)', collect, [])
-    .option('--port <n>', "port to serve on (default: the app's)", parsePort)
-    .option('--netns <name>', 'open the service interface inside this network namespace')
-    .option('--no-gso', 'send MSS-sized frames instead of GSO super-frames')
+    .description('serve an app on the VIP with the user-space TCP stack (the primary role)');
+  serviceOptions(cmd, 'primary')
     .option('--no-backup', 'serve without replication (unprotected) even though the config names a backup')
-    .option('--backup-wait <ms>', 'how long to wait for the backup at start before serving unprotected', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number of milliseconds');
-      return n;
-    }, 5000)
+    .option('--backup-wait <ms>', 'how long to wait for the backup at start before serving unprotected', nonNegativeMs, 5000)
     .action(async (opts: PrimaryCliOptions) => {
       await runPrimary(opts);
     });
@@ -56,9 +40,8 @@ export function registerPrimary(program: Command): void {
 
 /** Runs until SIGTERM/SIGINT (or `signal` aborts, for tests and embedding). */
 export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal): Promise<void> {
-  const config = loadConfig(opts.config);
-  const app = await loadApp(opts.app);
-  const prepared = prepareApp(app, { port: opts.port, options: parseAppOptPairs(opts.appOpt ?? []) });
+  const { config, app: prepared } = await loadService(opts);
+  const app = prepared.app;
   const runtime = openServiceRuntime({
     ifname: config.primary.serviceInterface,
     vip: config.vip,
