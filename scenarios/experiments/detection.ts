@@ -181,13 +181,15 @@ async function busyOnce(lab: LabPlan, s: Setting, config: string, seconds: numbe
     sample.falseTakeovers = ev.filter((e) => e.event === 'takeover').length;
     sample.falseDeadDeclarations = ev.filter((e) => e.event === 'primary-dead').length;
     sample.pathDowns = ev.filter((e) => e.event === 'path-down').length;
-    await pair.stop();
-    killNetnsSync(findNode(lab, 'primary').netns);
+    // Counted before the pair stops: stopping takes the backup down first, which the
+    // primary rightly reports as a lost backup; that one is not the busy phase's.
     try {
       sample.primaryLostBackup = (readFileSync(pair.primary.logFile!, 'utf8').match(/BACKUP LOST/g) ?? []).length;
     } catch {
       // no log: counted as 0
     }
+    await pair.stop();
+    killNetnsSync(findNode(lab, 'primary').netns);
   }
   if (sample.spurious) return sample;
   sample.ok = sample.error === null && sample.primaryAlive && sample.falseTakeovers === 0 && sample.uploads > 0 &&
