@@ -70,8 +70,9 @@ export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
     // Congestion state starts afresh (initial window): the path may have changed.
     cwnd: 0,
     ssthresh: 0x7fffffff,
-    sendQueue: r.snd.contents(),
-    recvQueue: r.rcv.contents(),
+    // The held chunks as they are: restore() queues them without gathering them.
+    sendQueue: r.snd.heldChunks(),
+    recvQueue: r.rcv.heldChunks(),
     ooo: [],
     rcvFinSeq: u?.finReceived ? u.finSeq : undefined,
     finSeq: ourFin ? dataEnd : undefined,

@@ -55,6 +55,12 @@ class StreamBuffer {
     if (this.chunks.length === 1) return this.chunks[0];
     return Buffer.concat(this.chunks, this.bytes);
   }
+
+  /** The held bytes as the chunks they arrived in, in order, not copied (rebuild
+   *  only). The list is the store's own: read it before the store changes again. */
+  heldChunks(): readonly Buffer[] {
+    return this.chunks;
+  }
 }
 
 /** What the backup holds of one connection. */

@@ -65,6 +65,11 @@ function serverError(code: string, message: string): Error & { code: string } {
 
 const ANY_HOSTS = new Set(['0.0.0.0', '::', '']);
 
+/** The IntactServer that holds a socket. Not `socket.server`: Node's http server sets
+ *  that to itself when it is handed the socket. */
+const OWNER = Symbol('intact.server');
+type OwnedSocket = IntactSocket & { [OWNER]?: IntactServer };
+
 export class IntactServer extends EventEmitter {
   /** As net's: beyond this many open connections new ones are reset and 'drop' emitted. */
   maxConnections: number | undefined;
@@ -204,11 +209,18 @@ export class IntactServer extends EventEmitter {
     if (this.opts.pauseOnConnect) socket.pause();
     (socket as IntactSocket & { server?: IntactServer }).server = this;
     this.sockets.add(socket);
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      this.emitCloseIfDrained();
-    });
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('close', IntactServer.socketClosed);
     return socket;
+  }
+
+  /** 'close' of any of our sockets (EventEmitter calls it with the socket as `this`):
+   *  one function for all of them, not a closure and a once() wrapper per socket,
+   *  which a takeover's restart step paid for every rebuilt connection at once. */
+  private static socketClosed(this: OwnedSocket): void {
+    const server = this[OWNER];
+    if (server === undefined || !server.sockets.delete(this)) return;
+    server.emitCloseIfDrained();
   }
 
   private emitCloseIfDrained(): void {

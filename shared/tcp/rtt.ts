@@ -29,6 +29,12 @@ export interface RttSnapshot {
   backoffCount: number;
 }
 
+function checkPositive(k: string, v: number): void {
+  if (!Number.isFinite(v) || v <= 0) {
+    throw new IntactError('ERR_INTACT_INVALID_ARG', `RttEstimator: ${k} must be a positive number, got ${v}`);
+  }
+}
+
 export class RttEstimator {
   #srtt: number | undefined;
   #rttvar: number | undefined;
@@ -42,11 +48,11 @@ export class RttEstimator {
     const initialRto = o.initialRto ?? 1000;
     this.#minRto = o.minRto ?? 200;
     this.#maxRto = o.maxRto ?? 120_000;
-    for (const [k, v] of [['initialRto', initialRto], ['minRto', this.#minRto], ['maxRto', this.#maxRto]] as const) {
-      if (!Number.isFinite(v) || v <= 0) {
-        throw new IntactError('ERR_INTACT_INVALID_ARG', `RttEstimator: ${k} must be a positive number, got ${v}`);
-      }
-    }
+    // Plain calls, no list of pairs: a takeover builds one estimator per connection,
+    // all at once, in code V8 has not optimised yet.
+    checkPositive('initialRto', initialRto);
+    checkPositive('minRto', this.#minRto);
+    checkPositive('maxRto', this.#maxRto);
     if (this.#minRto > this.#maxRto) {
       throw new IntactError('ERR_INTACT_INVALID_ARG', `RttEstimator: minRto ${this.#minRto} > maxRto ${this.#maxRto}`);
     }

@@ -43,6 +43,12 @@ function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** A snapshot's queue, one buffer or its chunks, into a connection's queue (no copy). */
+function pushChunks(q: { push(b: Buffer): void }, held: Uint8Array | readonly Uint8Array[]): void {
+  if (held instanceof Uint8Array) q.push(asBuffer(held));
+  else for (const b of held) q.push(asBuffer(b));
+}
+
 /** Demultiplexing keys: an IPv4 address and a port in one number (48 bits). */
 function key(addr: number, port: number): number {
   return addr * 65536 + port;
@@ -178,8 +184,8 @@ export class TcpStack implements StackContext, ListenerHost {
     c.rtt = snap.rtt !== undefined
       ? RttEstimator.restore(snap.rtt, { initialRto: cfg.initialRto, minRto: cfg.minRto, maxRto: cfg.maxRto })
       : TcpConnection.newRtt(cfg);
-    c.sendQueue.push(asBuffer(snap.sendQueue));
-    c.recvQueue.push(asBuffer(snap.recvQueue));
+    pushChunks(c.sendQueue, snap.sendQueue);
+    pushChunks(c.recvQueue, snap.recvQueue);
     if (snap.ooo.length > 0) {
       c.ooo = new Assembler(2 ** 30);
       for (const { seq, data } of snap.ooo) c.ooo.insert(seq >>> 0, asBuffer(data), c.rcvNxt);
@@ -201,7 +207,8 @@ export class TcpStack implements StackContext, ListenerHost {
     c.recoverPoint = c.sndMax;
     c.highRxt = c.sndUna;
     c.sndSml = c.sndUna;
-    c.ctx.log.debug({ conn: c.id() }, `restore CLOSED=>${snap.state}`);
+    // At takeover this runs once per connection: build the message only when it is kept.
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ conn: c.id() }, `restore CLOSED=>${snap.state}`);
     c.state = snap.state;
     if (c.state === 'TIME-WAIT') {
       c.closedNotified = true;

@@ -78,10 +78,14 @@ export interface TcbSnapshot {
   cc?: CcSnapshot;
   /** RFC 6298 estimator (srtt, rttvar, rto, backoff); absent: initial RTO. */
   rtt?: RttSnapshot;
-  /** Send queue: the bytes from the first unacknowledged data byte on (sent or not). */
-  sendQueue: Buffer;
-  /** Receive queue: in-order bytes not yet consumed by the application. */
-  recvQueue: Buffer;
+  /** Send queue: the bytes from the first unacknowledged data byte on (sent or not),
+   *  as one buffer or as the chunks that hold them in order. A replica hands over the
+   *  chunks it received as they are: at takeover, gathering 10 KB per connection into
+   *  one buffer cost more than everything else in the rebuild. */
+  sendQueue: Buffer | readonly Buffer[];
+  /** Receive queue: in-order bytes not yet consumed by the application (one buffer or
+   *  chunks, as sendQueue). */
+  recvQueue: Buffer | readonly Buffer[];
   /** Out-of-order bytes held beyond rcvNxt. */
   ooo: Array<{ seq: number; data: Buffer }>;
   /** Sequence number of the peer's FIN once it was processed (everything before it

@@ -104,6 +104,8 @@ t.test('a zero sample is valid (sub-millisecond LAN)', async (t) => {
 t.test('bad options throw ERR_INTACT_INVALID_ARG', async (t) => {
   t.throws(() => new RttEstimator({ minRto: -1 }), { code: 'ERR_INTACT_INVALID_ARG' });
   t.throws(() => new RttEstimator({ minRto: 5000, maxRto: 1000 }), { code: 'ERR_INTACT_INVALID_ARG' });
+  t.throws(() => new RttEstimator({ initialRto: NaN }), { code: 'ERR_INTACT_INVALID_ARG', message: /initialRto must be a positive number, got NaN/ });
+  t.throws(() => new RttEstimator({ maxRto: 0 }), { code: 'ERR_INTACT_INVALID_ARG', message: /maxRto must be a positive number, got 0/ });
 });
 
 t.test('snapshot and restore give the same estimator', async (t) => {
