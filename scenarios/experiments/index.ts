@@ -6,5 +6,6 @@ import './detection.js';
 import './setup.js';
 import './overhead-rr.js';
 import './throughput.js';
+import './kick.js';
 
 export { scenarioNames, findScenario, runScenario } from '../scenario.js';
