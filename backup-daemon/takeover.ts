@@ -6,13 +6,16 @@
 //            connection handed to its restore hook with the last checkpoint (rule 4);
 //   kick     the clients: resend what is unacknowledged and ACK at once, instead of
 //            waiting for anyone's retransmission timer (a Linux client's next RTO can be
-//            a second away after a few hundred ms of silence).
+//            a second away after a few hundred ms of silence); paced, each client's
+//            address resolved first (kick.ts). Until then every rebuilt connection is
+//            held silent, from before the claim, so no pass of the host sends for it.
 import { logger } from '../shared/log.js';
 import type { Runtime } from '../primary/runtime.js';
 import { serveApp, type PreparedApp, type ServedApp } from '../primary/app.js';
-import type { TcpConnection } from '../shared/tcp/stack.js';
+import type { TcpConnection, TcpStack } from '../shared/tcp/stack.js';
 import type { ReplicaStore, Replica } from './store.js';
 import { rebuildSnapshot } from './rebuild.js';
+import { kickAll, type KickResult } from './kick.js';
 
 const log = logger('takeover');
 
@@ -27,6 +30,8 @@ export interface TakeoverTimes {
 
 export interface TakeoverResult extends TakeoverTimes {
   connections: number;
+  /** How the paced kick went (turns, client addresses it could not resolve). */
+  kick: KickResult;
   /** Replicas that could not be rebuilt (logged with the reason). */
   failed: number;
   served: ServedApp;
@@ -49,25 +54,61 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
   const stack = i.runtime.stack;
 
   // 1. rebuild
-  const rebuilt: Array<{ r: Replica; c: TcpConnection }> = [];
+  const { rebuilt, failed } = rebuildConnections(i.store, stack, t0);
+  const t1 = now();
+
+  // 2. claim the VIP: the host starts answering ARP for it and announces it. The rebuilt
+  // connections stay silent until the kick (step 4) releases them, paced.
+  for (const { c } of rebuilt) hold(c);
+  i.runtime.start(true);
+  const t2 = now();
+
+  // 3. restart the application.
+  const served = await restartApp(i.app, i.runtime, rebuilt);
+  const t3 = now();
+
+  // 4. kick: everything unacknowledged goes again now, with an ACK saying where we are,
+  // a batch per event-loop turn, each client's address resolved first (kick.ts).
+  const k = await kickAll(rebuilt.map(({ c }) => c), i.runtime.host, { kick, now });
+  const t4 = now();
+
+  const times = { rebuildMs: t1 - t0, claimMs: t2 - t1, restartMs: t3 - t2, kickMs: t4 - t3, totalMs: t4 - t0 };
+  log.info({ connections: rebuilt.length, failed, ...times, kick: k }, 'takeover done');
+  return { connections: rebuilt.length, failed, served, kick: k, ...times };
+}
+
+/** The error listener every adopted socket gets before the app has it (one function
+ *  for all, not a closure per connection). */
+function ignoreError(): void {}
+
+/** A connection rebuilt from its replica (step 1), before the app has it (step 3). */
+export interface Rebuilt {
+  r: Replica;
+  c: TcpConnection;
+}
+
+/** Step 1: every replica of the store into `stack`, per rule 3, timers starting at
+ *  `now` (the store's clock). A replica that cannot be rebuilt is logged and counted. */
+export function rebuildConnections(store: ReplicaStore | undefined, stack: TcpStack, now: number): { rebuilt: Rebuilt[]; failed: number } {
+  const rebuilt: Rebuilt[] = [];
   let failed = 0;
-  for (const r of i.store?.replicas.values() ?? []) {
+  const o = { rcvMss: stack.cfg.mss, rcvBuf: stack.cfg.rcvBuf, now };
+  for (const r of store?.replicas.values() ?? []) {
     try {
-      const snap = rebuildSnapshot(r, { rcvMss: stack.cfg.mss, rcvBuf: stack.cfg.rcvBuf, now: t0 });
-      rebuilt.push({ r, c: stack.restore(snap, t0) });
+      const snap = rebuildSnapshot(r, o);
+      rebuilt.push({ r, c: stack.restore(snap, now) });
     } catch (e) {
       failed++;
       log.error({ conn: r.open.conn, err: (e as Error).message }, 'connection could not be rebuilt');
     }
   }
-  const t1 = now();
+  return { rebuilt, failed };
+}
 
-  // 2. claim the VIP: the host starts answering ARP for it and announces it.
-  i.runtime.start(true);
-  const t2 = now();
-
-  // 3. restart the application.
-  const served = await serveApp(i.app, { runtime: i.runtime });
+/** Step 3: the app served on its port, and each rebuilt connection handed to its
+ *  restore hook with the last checkpoint (rule 4). */
+export async function restartApp(app: PreparedApp, runtime: Runtime, rebuilt: readonly Rebuilt[]): Promise<ServedApp> {
+  const served = await serveApp(app, { runtime });
   for (const { r, c } of rebuilt) {
     if (c.localPort !== served.port) {
       log.warn({ port: c.localPort }, 'rebuilt connection for a port the app does not serve: reset');
@@ -79,15 +120,15 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
       produced: r.checkpoint?.produced ?? 0,
       replicatedEnd: r.snd.endPos,
     });
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     try {
-      if (i.app.instance.restore) {
+      if (app.instance.restore) {
         const state = r.checkpoint ? JSON.parse(r.checkpoint.state.toString('utf8')) : undefined;
-        i.app.instance.restore(socket, state);
+        app.instance.restore(socket, state);
       } else {
         // No restore hook: the app restarts the connection from its first byte, which
         // the store still holds, since such an app never checkpoints.
-        i.app.instance.connection(socket);
+        app.instance.connection(socket);
       }
     } catch (e) {
       log.error({ err: (e as Error).message }, 'app restore failed: connection reset');
@@ -98,16 +139,7 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
     // the socket hears it now, or it would never see EOF (and never close).
     if (c.finReceived()) c.handler?.end();
   }
-  const t3 = now();
-
-  // 4. kick: everything unacknowledged goes again now, with an ACK saying where we are.
-  for (const { c } of rebuilt) if (c.state !== 'CLOSED') kick(c);
-  i.runtime.host.schedule();
-  const t4 = now();
-
-  const times = { rebuildMs: t1 - t0, claimMs: t2 - t1, restartMs: t3 - t2, kickMs: t4 - t3, totalMs: t4 - t0 };
-  log.info({ connections: rebuilt.length, failed, ...times }, 'takeover done');
-  return { connections: rebuilt.length, failed, served, ...times };
+  return served;
 }
 
 /** The kick of one rebuilt connection. One rebuilt in SYN-RECEIVED (the backup holds
@@ -118,13 +150,17 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
  *  measured in test/failover/lab-kv.test.ts). A keepalive-style probe (an ACK at
  *  snd_una - 1) draws a plain ACK instead, which completes our handshake at once. A
  *  client still in SYN-SENT ignores the probe; its retransmitted SYN, or our own SYN-ACK
- *  timer, finishes the handshake then (DESIGN rule 5 holds either way). */
-export function kick(c: TcpConnection): void {
-  if (c.state === 'SYN-RECEIVED') {
-    c.adoptedHalfOpen = true;
-    c.probeNow = true;
-    c.ctx.markDirty(c);
-  } else {
-    c.kick();
-  }
+ *  timer, finishes the handshake then (DESIGN rule 5 holds either way). `now` is the
+ *  stack's clock (default: the last time the stack was given). */
+export function kick(c: TcpConnection, now?: number): void {
+  if (c.state === 'SYN-RECEIVED') c.adoptedHalfOpen = true;
+  c.kick(now);
+}
+
+/** Keeps a rebuilt connection silent until kick() (TcpConnection.hold). Marked adopted
+ *  already if half-open: its client may speak before its turn, and the engine then
+ *  kicks it at once, as kick() would. */
+export function hold(c: TcpConnection): void {
+  if (c.state === 'SYN-RECEIVED') c.adoptedHalfOpen = true;
+  c.hold();
 }

@@ -74,6 +74,9 @@ export type HostDropReason =
   | 'arp-timeout'
   /** Outgoing frame discarded because silence() was called. */
   | 'silenced'
+  /** The link kept refusing frames (its socket buffer full) and the backlog of frames
+   *  waiting to be sent again was full. */
+  | 'tx-backlog-full'
   /** The stack threw on input (a bug there; logged at error). */
   | 'stack-error';
 
@@ -81,7 +84,8 @@ export interface HostStats {
   rxFrames: number;
   /** Frames the link accepted. */
   txFrames: number;
-  /** Frames the link refused (Link.send returned fewer). */
+  /** Frames the link refused (Link.send returned fewer); each is kept and sent again
+   *  on the next pass (txBacklog), so one frame refused twice counts twice. */
   txRefused: number;
   rxTcp: number;
   /** TCP segments as they will be on the wire (a GSO frame counts its pieces). */
@@ -96,6 +100,8 @@ export interface HostStats {
 }
 
 const DROP_LOG_INTERVAL_MS = 1000;
+/** Frames kept for sending again after the link refused them: a few kick batches' worth. */
+const TX_BACKLOG_MAX = 4096;
 
 export class VipHost {
   readonly stats: HostStats = {
@@ -124,6 +130,10 @@ export class VipHost {
   readonly #copyRx: boolean;
   readonly #frameCtx: FrameContext;
   readonly #conflictHandlers: ((mac: Buffer) => void)[] = [];
+  readonly #neighborHandlers = new Set<(ip: number) => void>();
+  /** Frames the link refused, oldest first: they go before anything new on the next
+   *  pass, as a qdisc would have held them. */
+  #txBacklog: TxFrame[] = [];
   readonly #dropLoggedAt = new Map<string, number>();
   #ipId = 0;
   #started = false;
@@ -188,6 +198,36 @@ export class VipHost {
       this.#immediate = undefined;
       this.#pass(this.#now(), []);
     });
+  }
+
+  /** Frames waiting to be sent again after the link refused them (back-pressure). */
+  get txBacklog(): number {
+    return this.#txBacklog.length;
+  }
+
+  /** Is `ip`'s MAC known? If not, ask for it (an ARP request now, retried and given up
+   *  like one for queued frames) and return false; onNeighbor handlers hear when it is
+   *  learned. A takeover's kick waits for this instead of queueing a frame per
+   *  connection behind one unresolved address. */
+  resolve(ip: number): boolean {
+    if (this.#closed) return false;
+    const now = this.#now();
+    const r = this.neighbors.resolve(ip, now);
+    if (r === 'known') return true;
+    if (r === 'request') {
+      const out: TxFrame[] = [];
+      this.#arpRequest(ip, out);
+      this.#send(out);
+      this.#armTimer(now);
+    }
+    return false;
+  }
+
+  /** Called with each neighbour address learned (new, or at a new MAC), after the frames
+   *  that waited for it were sent. Returns the function that removes the handler. */
+  onNeighbor(handler: (ip: number) => void): () => void {
+    this.#neighborHandlers.add(handler);
+    return () => this.#neighborHandlers.delete(handler);
   }
 
   /** Called with the MAC of another host that claims our VIP (rule 6). */
@@ -294,6 +334,13 @@ export class VipHost {
       out.push(bf.frame);
       this.stats.txTcp += bf.segments;
     }
+    for (const h of this.#neighborHandlers) {
+      try {
+        h(ip);
+      } catch (e) {
+        log.error({ err: e }, 'neighbour handler threw');
+      }
+    }
   }
 
   #receiveIpv4(f: RxFrame, bytes: Buffer, now: number, out: TxFrame[]): void {
@@ -357,7 +404,7 @@ export class VipHost {
     const { retry, dropped } = this.neighbors.expire(now);
     for (const ip of retry) this.#arpRequest(ip, out);
     for (let i = 0; i < dropped.length; i++) this.#drop('arp-timeout', now);
-    if (out.length > 0) this.#send(out);
+    if (out.length > 0 || this.#txBacklog.length > 0) this.#send(out);
     this.#armTimer(now);
   }
 
@@ -384,18 +431,34 @@ export class VipHost {
 
   #send(frames: TxFrame[]): void {
     if (this.#silenced) {
-      this.stats.drops.silenced = (this.stats.drops.silenced ?? 0) + frames.length;
+      const n = frames.length + this.#txBacklog.length;
+      this.#txBacklog = [];
+      this.stats.drops.silenced = (this.stats.drops.silenced ?? 0) + n;
       return;
     }
-    const n = this.#link.send(frames);
+    const all = this.#txBacklog.length === 0 ? frames : this.#txBacklog.concat(frames);
+    this.#txBacklog = [];
+    if (all.length === 0) return;
+    const n = this.#link.send(all);
     this.stats.txFrames += n;
-    if (n < frames.length) this.stats.txRefused += frames.length - n;
+    if (n >= all.length) return;
+    // Refused (the socket's send buffer is full): a frame lost here would cost its
+    // connection a retransmission timeout, so it waits for the next pass, a
+    // millisecond away (#armTimer), in order and bounded.
+    this.stats.txRefused += all.length - n;
+    const keep = Math.min(all.length - n, TX_BACKLOG_MAX);
+    this.#txBacklog = all.slice(n, n + keep);
+    const dropped = all.length - n - keep;
+    if (dropped > 0) {
+      const now = this.#now();
+      for (let i = 0; i < dropped; i++) this.#drop('tx-backlog-full', now);
+    }
   }
 
   #armTimer(now: number): void {
     if (this.#closed) return;
     const a = this.#stack.pollAt();
-    const b = this.neighbors.nextDeadline();
+    const b = this.#txBacklog.length > 0 ? now : this.neighbors.nextDeadline();
     const at = a === undefined ? b : b === undefined ? a : Math.min(a, b);
     if (at === this.#armedAt) return;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);

@@ -103,6 +103,18 @@ export class NeighborTable<T> {
     return 'request';
   }
 
+  /** Ask for `ip` with nothing queued: a takeover kicks thousands of connections to a
+   *  few clients, and waits for their addresses instead of queueing a frame per
+   *  connection (the queue keeps maxPendingPerIp; the rest would be dropped). A request
+   *  made this way is retried and given up like one with frames waiting. */
+  resolve(ip: number, now: number): 'known' | EnqueueResult {
+    if (this.#entries.has(ip)) return 'known';
+    if (this.#pending.has(ip)) return 'queued';
+    if (this.#pending.size >= this.#maxPendingIps) return 'full';
+    this.#pending.set(ip, { items: [], tries: 1, nextAt: now + this.#retryMs });
+    return 'request';
+  }
+
   /** Take the frames that were waiting for `ip` (call after learn()). */
   takePending(ip: number): T[] {
     const p = this.#pending.get(ip);

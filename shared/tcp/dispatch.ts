@@ -21,6 +21,8 @@ const EMPTY = Buffer.alloc(0);
 const MAX_SEGMENTS_PER_DISPATCH = 4096;
 
 export function dispatch(c: TcpConnection, now: number, out: Datagram[]): void {
+  // Held for the takeover's kick, which paces thousands of connections (connection.ts).
+  if (c.kickHeld) return;
   const start = out.length;
   switch (c.state) {
     case 'CLOSED':

@@ -19,6 +19,15 @@ const OOO_CAPACITY = 2 ** 30;
 const EMPTY = Buffer.alloc(0);
 
 export function processSegment(c: TcpConnection, seg: TcpSegment, now: number): void {
+  // The peer spoke before the takeover's paced kick reached this connection: kick it
+  // now, so the answer (and our resend) goes at once rather than at its turn.
+  if (c.kickHeld) {
+    c.kick(now);
+    // It spoke: no probe is needed to make it (an adopted half-open's kick is one, and
+    // the kick probe timer watches for silence).
+    c.probeNow = false;
+    c.kickProbeAt = undefined;
+  }
   if (c.state === 'SYN-SENT') {
     processSynSent(c, seg, now);
     return;
@@ -201,7 +210,11 @@ export function processSegment(c: TcpConnection, seg: TcpSegment, now: number): 
       // If our FIN is now acknowledged, delete the TCB, enter the CLOSED state, and
       // return."
       if (!processAck(c, seg, now)) return;
-      if (c.finAcked()) c.enterClosed(undefined);
+      if (c.finAcked()) {
+        // The stack absorbs late duplicates of this ACK for a while (TcpStack.#linger).
+        c.closedGracefully = true;
+        c.enterClosed(undefined);
+      }
       return;
     case 'TIME-WAIT':
       // "The only thing that can arrive in this state is a retransmission of the remote

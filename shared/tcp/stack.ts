@@ -49,6 +49,14 @@ function pushChunks(q: { push(b: Buffer): void }, held: Uint8Array | readonly Ui
   else for (const b of held) q.push(asBuffer(b));
 }
 
+/** How long late ACKs of a gracefully closed connection are absorbed instead of reset:
+ *  longer than our FIN's retransmissions take to be answered on a slow peer path. */
+export const CLOSED_LINGER_MS = 10_000;
+
+function tupleKey(remoteAddr: number, remotePort: number, localAddr: number, localPort: number): string {
+  return `${remoteAddr}:${remotePort}>${localAddr}:${localPort}`;
+}
+
 /** Demultiplexing keys: an IPv4 address and a port in one number (48 bits). */
 function key(addr: number, port: number): number {
   return addr * 65536 + port;
@@ -68,6 +76,9 @@ export class TcpStack implements StackContext, ListenerHost {
   #dirty: TcpConnection[] = [];
   /** Segments made outside any connection's dispatch (RSTs), sent with the next poll. */
   #pending: Datagram[] = [];
+  /** Gracefully closed connections, for CLOSED_LINGER_MS (#linger), by tupleKey. */
+  #closed = new Map<string, { key: string; sndMax: number; rcvNxt: number; until: number }>();
+  #closedQueue: Array<{ key: string; until: number }> = [];
   readonly #heap = new TimeHeap<TcpConnection>();
   #depth = 0;
   #now = 0;
@@ -309,6 +320,7 @@ export class TcpStack implements StackContext, ListenerHost {
   }
 
   removed(c: TcpConnection): void {
+    if (c.closedGracefully) this.#linger(c);
     const m = this.#conns.get(key(c.localAddr, c.localPort));
     const rk = key(c.remoteAddr, c.remotePort);
     if (m !== undefined && m.get(rk) === c) {
@@ -369,6 +381,10 @@ export class TcpStack implements StackContext, ListenerHost {
       if (c.ackNow && c.state !== 'CLOSED') dispatch(c, now, this.#pending);
       return;
     }
+    if (this.#lateAfterClose(d)) {
+      stats.dropped.afterClose++;
+      return;
+    }
     const l = this.#findListener(d.dst, seg.dstPort);
     if (l !== undefined) {
       this.#listenInput(l, d, now);
@@ -376,6 +392,31 @@ export class TcpStack implements StackContext, ListenerHost {
     }
     stats.dropped.noListener++;
     this.#resetFor(d);
+  }
+
+  // A connection closed gracefully from LAST-ACK is gone at once (RFC 9293), so a late
+  // duplicate of the peer's last ACK, which arrives when we retransmitted our FIN before
+  // reading that ACK (an overloaded host, a backup busy right after a takeover), would
+  // draw a RST. The peer is in TIME-WAIT and loses nothing, but a reset is what every
+  // client and every failover check reads as failure. For a while after a graceful
+  // close such segments are dropped silently instead; anything else still gets its RST.
+  #linger(c: TcpConnection): void {
+    const now = this.lastNow();
+    const q = this.#closedQueue;
+    while (q.length > 0 && q[0]!.until <= now) this.#closed.delete(q.shift()!.key);
+    const e = { key: tupleKey(c.remoteAddr, c.remotePort, c.localAddr, c.localPort), sndMax: c.sndMax, rcvNxt: c.rcvNxt, until: now + CLOSED_LINGER_MS };
+    this.#closed.set(e.key, e);
+    q.push(e);
+  }
+
+  #lateAfterClose(d: Datagram): boolean {
+    if (this.#closed.size === 0) return false;
+    const seg = d.seg;
+    const e = this.#closed.get(tupleKey(d.src, seg.srcPort, d.dst, seg.dstPort));
+    if (e === undefined || e.until <= this.lastNow()) return false;
+    // Only the peer's own last words: an ACK of our FIN, with at most its FIN again.
+    return (seg.flags & (SYN | RST | ACK)) === ACK && seg.ack === e.sndMax && seg.payload.length === 0 &&
+      (seg.seq === e.rcvNxt || seqAdd(seg.seq, 1) === e.rcvNxt);
   }
 
   #reusable(c: TcpConnection, seg: TcpSegment): boolean {

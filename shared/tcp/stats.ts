@@ -5,6 +5,7 @@ export type DropReason =
   | 'badFlags'          // impossible flag combinations (SYN+FIN, SYN+RST, no flags)
   | 'badPort'           // port 0
   | 'noListener'        // nothing at that address: answered with RST
+  | 'afterClose'        // a late ACK/FIN of a connection we closed gracefully: silence, not RST
   | 'listenNotSyn'      // a non-SYN segment to a listener
   | 'synQueueFull'      // half-open limit of a listener reached
   | 'acceptQueueFull'   // backlog of established, unaccepted connections reached
@@ -43,8 +44,10 @@ export class StackStats {
   rackLost = 0;
   zeroWindowProbes = 0;
   keepaliveProbes = 0;
+  /** Probes after a takeover's kick that the peer did not answer in time (timers.ts). */
+  kickProbes = 0;
   dropped: Record<DropReason, number> = {
-    badFlags: 0, badPort: 0, noListener: 0, listenNotSyn: 0, synQueueFull: 0, acceptQueueFull: 0,
+    badFlags: 0, badPort: 0, noListener: 0, afterClose: 0, listenNotSyn: 0, synQueueFull: 0, acceptQueueFull: 0,
     maxConnections: 0, outOfWindow: 0, paws: 0, rstOutOfWindow: 0, rstChallenged: 0, synChallenged: 0,
     ackUnacceptable: 0, noAck: 0, badAckInSynRcvd: 0, dataAfterFin: 0, challengeAckLimit: 0, internalError: 0,
   };

@@ -35,7 +35,12 @@ export function armTlp(c: TcpConnection, now: number): void {
   if (at < c.rtoAt) c.tlpAt = at;
 }
 
+/** Kick probes after a takeover (connection.ts kickProbeAt): at RTO, 2 RTO, 4 RTO. */
+export const MAX_KICK_PROBES = 3;
+
 export function runTimers(c: TcpConnection, now: number): void {
+  // Held for the takeover's kick: its timers wait for it (they start afresh there).
+  if (c.kickHeld) return;
   if (c.timeWaitAt !== undefined && now >= c.timeWaitAt) {
     // RFC 9293 3.10.8: "If the time-wait timeout expires on a connection, delete the
     // TCB, enter the CLOSED state, and return."
@@ -60,6 +65,7 @@ export function runTimers(c: TcpConnection, now: number): void {
   if (c.persistAt !== undefined && now >= c.persistAt) onPersist(c, now);
   if (closed(c)) return;
   if (c.keepaliveAt !== undefined && now >= c.keepaliveAt) onKeepalive(c, now);
+  if (c.kickProbeAt !== undefined && now >= c.kickProbeAt) onKickProbe(c, now);
 }
 
 /** Read through a call so the compiler does not narrow the state across mutations. */
@@ -69,7 +75,9 @@ function closed(c: TcpConnection): boolean {
 
 /** The earliest time this connection needs a poll; undefined when idle. */
 export function nextDeadline(c: TcpConnection): number | undefined {
+  if (c.kickHeld) return undefined;
   let t = c.rtoAt;
+  if (c.kickProbeAt !== undefined && (t === undefined || c.kickProbeAt < t)) t = c.kickProbeAt;
   if (c.rackAt !== undefined && (t === undefined || c.rackAt < t)) t = c.rackAt;
   if (c.tlpAt !== undefined && (t === undefined || c.tlpAt < t)) t = c.tlpAt;
   if (c.persistAt !== undefined && (t === undefined || c.persistAt < t)) t = c.persistAt;
@@ -196,4 +204,17 @@ function onKeepalive(c: TcpConnection, now: number): void {
   c.probeNow = true;
   c.ctx.stats.keepaliveProbes++;
   c.keepaliveAt = now + cfg.keepAliveIntervalMs;
+}
+
+/** The peer has said nothing since the kick, and nothing of ours is unacknowledged (no
+ *  RTO would repeat a lost kick): probe, which the peer must answer with an ACK that
+ *  shows where it is. Anything heard from the peer ends it. */
+function onKickProbe(c: TcpConnection, now: number): void {
+  c.kickProbeAt = undefined;
+  const heard = c.kickedAt !== undefined && c.lastRcvAt > c.kickedAt;
+  if (heard || c.sndUna !== c.sndMax || !c.synchronized()) return;
+  c.kickProbes++;
+  c.probeNow = true;
+  c.ctx.stats.kickProbes++;
+  if (c.kickProbes < MAX_KICK_PROBES) c.kickProbeAt = now + c.rtt.rto * 2 ** c.kickProbes;
 }

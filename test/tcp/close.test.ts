@@ -1,6 +1,7 @@
 // Closing: the peer's FIN, ours, both at once, TIME-WAIT and its expiry.
 import t from 'tap';
 import { Ctx, payloadOf, u32 } from './harness.js';
+import { CLOSED_LINGER_MS } from '../../shared/tcp/stack.js';
 
 t.test("peer's FIN: immediate ACK, CLOSE-WAIT, end()", async (t) => {
   const ctx = new Ctx(t);
@@ -25,6 +26,27 @@ t.test('passive close: close() in CLOSE-WAIT sends FIN, LAST-ACK, its ACK closes
   t.equal(c.state, 'CLOSED');
   t.same(ctx.events, ['end', 'closed']);
   t.equal(ctx.stack.connectionCount, 0);
+});
+
+t.test('after a passive close, a late duplicate of the last ACK is dropped silently, not reset', async (t) => {
+  const ctx = new Ctx(t);
+  const c = ctx.established({ mss: 1460 });
+  ctx.send({ flags: 'FA', seq: ctx.cSeq, ack: ctx.iss + 1 }, 10);
+  ctx.drain();
+  c.close();
+  ctx.expect({ flags: 'FA', seq: ctx.iss + 1, ack: ctx.cSeq + 1 });
+  ctx.send({ flags: 'A', seq: ctx.cSeq + 1, ack: ctx.iss + 2 }, 20);
+  t.equal(c.state, 'CLOSED');
+  // The peer answered our FIN's retransmission too; that ACK arrives now.
+  ctx.send({ flags: 'A', seq: ctx.cSeq + 1, ack: ctx.iss + 2 }, 30);
+  ctx.expectNone('no RST for the late ACK');
+  t.equal(ctx.stack.stats.dropped.afterClose, 1);
+  // Anything else for the old tuple is still reset (RFC 9293, CLOSED).
+  ctx.send({ flags: 'A', seq: ctx.cSeq + 1, ack: ctx.iss + 7 }, 40);
+  ctx.expect({ flags: 'R', seq: ctx.iss + 7 });
+  // And once the linger is over, so is the late ACK.
+  ctx.send({ flags: 'A', seq: ctx.cSeq + 1, ack: ctx.iss + 2 }, 20 + CLOSED_LINGER_MS + 1);
+  ctx.expect({ flags: 'R', seq: ctx.iss + 2 });
 });
 
 t.test('close() from end() sends one FIN+ACK for the peer FIN', async (t) => {
