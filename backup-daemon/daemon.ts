@@ -88,7 +88,7 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
     this.server?.endSession(this.vip, 'takeover');
     await this.heartbeats?.close();
     try {
-      const r = await takeover({ store: this.server?.stores.get(this.vip), runtime: this.runtime, app: this.o.app });
+      const r = await takeover({ store: this.server?.stores.get(this.vip), runtime: this.runtime, app: this.o.app, pmtuKick: this.o.config.takeover.pmtuKick });
       this.served = r.served;
       this.state = 'serving';
       const { served: _s, ...figures } = r;

@@ -88,6 +88,8 @@ export interface HostStats {
    *  on the next pass (txBacklog), so one frame refused twice counts twice. */
   txRefused: number;
   rxTcp: number;
+  /** ICMP messages we originated (queueIcmp), not echo replies. */
+  icmpOut: number;
   /** TCP segments as they will be on the wire (a GSO frame counts its pieces). */
   txTcp: number;
   arpReplies: number;
@@ -109,6 +111,7 @@ export class VipHost {
     txFrames: 0,
     txRefused: 0,
     rxTcp: 0,
+    icmpOut: 0,
     txTcp: 0,
     arpReplies: 0,
     arpRequests: 0,
@@ -134,6 +137,8 @@ export class VipHost {
   /** Frames the link refused, oldest first: they go before anything new on the next
    *  pass, as a qdisc would have held them. */
   #txBacklog: TxFrame[] = [];
+  /** ICMP frames that go right after the segments of the next pass (queueIcmp). */
+  #afterSegments: TxFrame[] = [];
   readonly #dropLoggedAt = new Map<string, number>();
   #ipId = 0;
   #started = false;
@@ -228,6 +233,24 @@ export class VipHost {
   onNeighbor(handler: (ip: number) => void): () => void {
     this.#neighborHandlers.add(handler);
     return () => this.#neighborHandlers.delete(handler);
+  }
+
+  /** An ICMP message from the VIP to `ip`, sent in the next pass after the TCP segments
+   *  the stack has to send then (the takeover's kick: the client must see our ACK
+   *  before the ICMP that makes it resend). False, and nothing sent, while `ip`'s MAC is
+   *  unknown or the VIP is not ours to speak for. */
+  queueIcmp(ip: number, icmp: Buffer): boolean {
+    const mac = this.neighbors.lookup(ip);
+    if (this.#closed || !this.answerArp || mac === undefined) return false;
+    const hdr = Buffer.allocUnsafe(ETH_HEADER_LEN + IPV4_HEADER_LEN);
+    emitEthernet(hdr, 0, mac, this.#link.mac, ETHERTYPE_IPV4);
+    emitIpv4(hdr, ETH_HEADER_LEN, {
+      id: this.#frameCtx.nextIpId(1), proto: IPPROTO_ICMP, src: this.vip, dst: ip, totalLength: IPV4_HEADER_LEN + icmp.length,
+    });
+    this.#afterSegments.push({ data: [hdr, icmp] });
+    this.stats.icmpOut++;
+    this.schedule();
+    return true;
   }
 
   /** Called with the MAC of another host that claims our VIP (rule 6). */
@@ -401,6 +424,10 @@ export class VipHost {
       log.error({ err: e }, 'stack.poll threw');
     }
     for (const d of datagrams) this.#frame(d, now, out);
+    if (this.#afterSegments.length > 0) {
+      for (const f of this.#afterSegments) out.push(f);
+      this.#afterSegments = [];
+    }
     const { retry, dropped } = this.neighbors.expire(now);
     for (const ip of retry) this.#arpRequest(ip, out);
     for (let i = 0; i < dropped.length; i++) this.#drop('arp-timeout', now);

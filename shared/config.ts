@@ -65,6 +65,13 @@ const ReplicationSchema = z.strictObject({
     .default(4 * 1024 * 1024),
 });
 
+const TakeoverSchema = z.strictObject({
+  /** After each kick, an ICMP "fragmentation needed" that makes the client resend its
+   *  unacknowledged segments at once (backup-daemon/takeover.ts pmtuKick: measured gain
+   *  and costs there). */
+  pmtuKick: z.boolean({ error: 'must be true or false' }).default(true),
+});
+
 export const ConfigSchema = z
   .strictObject({
     /** The service address the clients connect to; configured in no kernel. */
@@ -81,6 +88,8 @@ export const ConfigSchema = z
     primary: HostSchema,
     backup: HostSchema,
     replication: ReplicationSchema,
+    /** How the backup takes over (optional). */
+    takeover: TakeoverSchema.default({ pmtuKick: true }),
     /** Directory for per-role log files; logs go to stderr when absent. */
     logDir: z.string().min(1, { error: 'must be a non-empty path' }).optional(),
   })

@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap';
 import { Ctx, CLIENT } from '../tcp/harness.js';
 import { kickAll, type KickHost, type KickOptions } from '../../backup-daemon/kick.js';
+import { pmtuKick, PMTU_KICK_SHRINK } from '../../backup-daemon/takeover.js';
 import type { TcpConnection } from '../../shared/tcp/connection.js';
 
 const OTHER_CLIENT = 0xc000020b; // 192.0.2.11
@@ -172,4 +173,33 @@ t.test('for each client, connections whose kick carries something go first', asy
   await kickAll(conns, host, { ...opts(ctx, [], conns), kick: (c, now) => { kicked.push(c); c.kick(now); } });
   t.same(kicked.slice(0, 2), [conns[4], conns[5]]);
   t.same(kicked.slice(2), conns.slice(0, 4));
+});
+
+t.test('pmtuKick: an ICMP fragmentation-needed quoting the client\'s first unacknowledged byte, MTU 8 below its segments', async (t) => {
+  const ctx = new Ctx(t);
+  const c = ctx.established({ mss: 1460 });
+  const sent: Array<{ ip: number; icmp: Buffer }> = [];
+  const host = { queueIcmp: (ip: number, icmp: Buffer) => (sent.push({ ip, icmp }), true) };
+  t.ok(pmtuKick(c, host));
+  t.equal(sent.length, 1);
+  const { ip, icmp } = sent[0]!;
+  t.equal(ip, CLIENT);
+  t.equal(icmp[0], 3, 'destination unreachable');
+  t.equal(icmp[1], 4, 'fragmentation needed');
+  const mtu = Math.min(c.rcvMss, c.sndMss) + 40 - PMTU_KICK_SHRINK;
+  t.equal(icmp.readUInt16BE(6), mtu);
+  t.equal(icmp.readUInt32BE(20), CLIENT, 'quoted source: the client');
+  t.equal(icmp.readUInt16BE(28), c.remotePort, 'quoted source port: the client\'s');
+  t.equal(icmp.readUInt16BE(30), c.localPort);
+  t.equal(icmp.readUInt32BE(32), c.rcvNxt, 'quoted sequence: what we expect next, never beyond');
+});
+
+t.test('pmtuKick: nothing for a connection whose client has closed its side', async (t) => {
+  const ctx = new Ctx(t);
+  const c = ctx.established({ mss: 1460 });
+  ctx.send({ flags: 'FA', seq: ctx.cSeq, ack: ctx.iss + 1 }, 10);
+  ctx.drain();
+  t.equal(c.state, 'CLOSE-WAIT');
+  const host = { queueIcmp: () => t.fail('no ICMP') as unknown as boolean };
+  t.notOk(pmtuKick(c, host));
 });

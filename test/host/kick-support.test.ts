@@ -138,3 +138,29 @@ t.test('silence() discards the backlog too', async (t) => {
   t.equal(host.stats.drops.silenced, 2);
 });
 
+
+t.test('queueIcmp: the ICMP leaves in the next pass, after that pass\'s segments, from the VIP to the client\'s MAC', async (t) => {
+  const { link, host, stack, timers } = makeHost();
+  link.deliver([SYN]);
+  const icmp = Buffer.from('0304000000000574', 'hex');
+  t.equal(host.queueIcmp(CLIENT_IP, icmp), true);
+  t.equal(link.sent.length, 0, 'not at once: the kick\'s ACK goes first');
+  stack.out = [seg(1)];
+  timers.runImmediates();
+  t.equal(link.sent.length, 2);
+  t.equal(seqOf(link.sent[0]!), 1, 'the segment first');
+  const f = bytes(link.sent[1]!);
+  t.same(f.subarray(0, 6), CLIENT_MAC, 'to the client');
+  t.equal(f[23], 1, 'IPv4 protocol ICMP');
+  t.equal(f.readUInt32BE(26), VIP, 'from the VIP');
+  t.equal(f.readUInt32BE(30), CLIENT_IP);
+  t.same(f.subarray(34), icmp);
+  t.equal(host.stats.icmpOut, 1);
+});
+
+t.test('queueIcmp: nothing for a client whose MAC is unknown', async (t) => {
+  const { link, host, timers } = makeHost();
+  t.equal(host.queueIcmp(CLIENT_IP, Buffer.alloc(8)), false);
+  timers.runImmediates();
+  t.equal(link.sent.length, 0);
+});

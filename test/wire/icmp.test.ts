@@ -1,6 +1,8 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { emitIcmpEchoReply, parseIcmpEchoRequest } from '../../shared/wire/icmp.js';
+import { emitIcmpEchoReply, emitIcmpFragNeeded, parseIcmpEchoRequest } from '../../shared/wire/icmp.js';
+import { fold, sum16 } from '../../shared/wire/checksum.js';
+import { toIpv4U32 } from '../../shared/wire/addr.js';
 import { ParseError } from '../../shared/wire/result.js';
 import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from './captures.js';
 
@@ -24,4 +26,24 @@ t.test('non-echo, bad checksum and short messages are refused', async (t) => {
 
 t.test('random bytes never throw', async () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (b) => { parseIcmpEchoRequest(Buffer.from(b)); }));
+});
+
+t.test('fragmentation needed: type 3 code 4, next-hop MTU, the client\'s datagram quoted', async (t) => {
+  const q = { src: toIpv4U32('192.0.2.10'), dst: toIpv4U32('192.0.2.100'), srcPort: 40000, dstPort: 80, seq: 0xfffffff0, totalLength: 1500 };
+  const b = emitIcmpFragNeeded(q, 1492);
+  t.equal(b[0], 3);
+  t.equal(b[1], 4);
+  t.equal(b.readUInt16BE(4), 0, 'unused');
+  t.equal(b.readUInt16BE(6), 1492);
+  t.equal(fold(sum16(b)), 0xffff, 'ICMP checksum over the whole message');
+  // The quoted header as the client sent it (its length says it was too big for 1492).
+  t.equal(b[8], 0x45);
+  t.equal(b.readUInt16BE(10), 1500);
+  t.equal(b[17], 6, 'TCP');
+  t.equal(fold(sum16(b.subarray(8, 28))), 0xffff, 'quoted header checksum');
+  t.equal(b.readUInt32BE(20), q.src);
+  t.equal(b.readUInt32BE(24), q.dst);
+  t.equal(b.readUInt16BE(28), 40000);
+  t.equal(b.readUInt16BE(30), 80);
+  t.equal(b.readUInt32BE(32), 0xfffffff0);
 });
