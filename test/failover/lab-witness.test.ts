@@ -31,6 +31,8 @@ interface Frame {
   dstPort: number;
   flags: number;
   tsVal?: number;
+  /** Payload bytes (zeros). */
+  payload?: number;
 }
 
 const RST = 0x04;
@@ -48,12 +50,12 @@ function frame(f: Frame): Buffer {
   opts.copy(tcp, 20);
   const ipv4 = Buffer.alloc(20);
   ipv4[0] = 0x45;
-  ipv4.writeUInt16BE(20 + tcp.length, 2);
+  ipv4.writeUInt16BE(20 + tcp.length + (f.payload ?? 0), 2);
   ipv4[8] = 64;
   ipv4[9] = 6;
   ip(f.src).copy(ipv4, 12);
   ip(f.dst).copy(ipv4, 16);
-  return Buffer.concat([mac(f.dstMac), mac(f.srcMac), Buffer.from([0x08, 0x00]), ipv4, tcp]);
+  return Buffer.concat([mac(f.dstMac), mac(f.srcMac), Buffer.from([0x08, 0x00]), ipv4, tcp, Buffer.alloc(f.payload ?? 0)]);
 }
 
 /** A capture always starts with the client's SYNs: only connections opened in it count. */
@@ -86,8 +88,8 @@ const roles = { vip: VIP, primaryMac: PRIMARY_MAC, backupMac: BACKUP_MAC };
 const fromVip = (us: number, srcMac: string, flags: number, tsVal?: number, port = 40000): Frame => ({
   us, srcMac, dstMac: CLIENT_MAC, src: VIP, dst: CLIENT, srcPort: 80, dstPort: port, flags, tsVal,
 });
-const toVip = (us: number, flags: number, port = 40000): Frame => ({
-  us, srcMac: CLIENT_MAC, dstMac: PRIMARY_MAC, src: CLIENT, dst: VIP, srcPort: port, dstPort: 80, flags,
+const toVip = (us: number, flags: number, port = 40000, payload = 0): Frame => ({
+  us, srcMac: CLIENT_MAC, dstMac: PRIMARY_MAC, src: CLIENT, dst: VIP, srcPort: port, dstPort: 80, flags, payload,
 });
 
 t.test('RSTs are counted in both directions', async (t) => {
@@ -147,4 +149,17 @@ t.test('stratified instants: one in each slice, reproducible from the seed', asy
   const a = stratified(prng(42), 20, 0, 1000);
   t.same(a, stratified(prng(42), 20, 0, 1000));
   a.forEach((x, i) => t.ok(x >= i * 50 && x < (i + 1) * 50, `instant ${i} in its slice`));
+});
+
+t.test('an upload resumes at the client\'s first data segment after the backup spoke, not at its ACKs', async (t) => {
+  const s = summarizePcap(pcap([
+    toVip(1_000_000, ACK, 40000, 1448),
+    fromVip(1_001_000, PRIMARY_MAC, ACK),
+    toVip(1_002_000, ACK, 40000, 1448), // into the outage: lost with the primary
+    fromVip(1_090_000, BACKUP_MAC, ACK), // the kick
+    toVip(1_090_100, ACK), // the client's pure ACK: no data yet
+    toVip(1_200_000, ACK, 40000, 1448), // its resend
+  ]), roles);
+  t.equal(s.stallMs, 89);
+  t.equal(s.clientResumeMs, 199);
 });

@@ -33,6 +33,11 @@ export interface PcapSummary {
   stalledConnections: number;
   /** firstBackup - lastPrimary in ms: the silence on the wire, PAWS aside. */
   silenceMs?: number;
+  /** For uploads: per connection, the client's first data segment after the backup
+   *  spoke to it, minus lastPrimary, in ms (the worst connection): how long the
+   *  client's own data stalled. Its timers decide it unless something makes it resend
+   *  sooner (backup-daemon/takeover.ts pmtuKick). */
+  clientResumeMs?: number;
 }
 
 export interface PcapRoles {
@@ -98,7 +103,7 @@ export function summarizePcap(file: Buffer, roles: PcapRoles): PcapSummary {
   const pMac = macBytes(roles.primaryMac);
   const bMac = macBytes(roles.backupMac);
   // Per connection (keyed by the client's port and address): each has its own TSval clock.
-  const flows = new Map<number, { lastPrimaryUs?: number; lastPrimaryTs?: number; firstAcceptableUs?: number }>();
+  const flows = new Map<number, { lastPrimaryUs?: number; lastPrimaryTs?: number; firstAcceptableUs?: number; clientResumeUs?: number }>();
   const opened = new Set<number>();
   let off = 24;
   while (off + 16 <= file.length) {
@@ -148,8 +153,11 @@ export function summarizePcap(file: Buffer, roles: PcapRoles): PcapSummary {
           flow.firstAcceptableUs ??= us;
         }
       }
-    } else if (dst === vip && flags & TCP_RST) {
-      out.rstToVip++;
+    } else if (dst === vip) {
+      if (flags & TCP_RST) out.rstToVip++;
+      const flow = flows.get(flowKey);
+      const payload = f.readUInt16BE(14 + 2) - ihl - ((f[14 + ihl + 12]! >> 4) & 0xf) * 4;
+      if (flow?.firstAcceptableUs !== undefined && payload > 0) flow.clientResumeUs ??= us;
     }
   }
   if (out.lastPrimaryUs !== undefined && out.firstBackupUs !== undefined) {
@@ -160,6 +168,11 @@ export function summarizePcap(file: Buffer, roles: PcapRoles): PcapSummary {
     if (fl.lastPrimaryUs !== undefined && fl.firstAcceptableUs !== undefined) stalls.push(fl.firstAcceptableUs - fl.lastPrimaryUs);
   }
   stalls.sort((a, b) => a - b);
+  for (const fl of flows.values()) {
+    if (fl.lastPrimaryUs === undefined || fl.clientResumeUs === undefined) continue;
+    const ms = Math.round(fl.clientResumeUs - fl.lastPrimaryUs) / 1000;
+    if (out.clientResumeMs === undefined || ms > out.clientResumeMs) out.clientResumeMs = ms;
+  }
   out.stalledConnections = stalls.length;
   if (stalls.length) {
     out.stallMs = Math.round(stalls[stalls.length - 1]!) / 1000;

@@ -35,13 +35,14 @@ function round(x: number): number {
 
 export function stallSummary(outcomes: readonly CycleOutcome[]): string {
   const stalls = outcomes.map((o) => o.capture?.stallMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  const resumes = outcomes.map((o) => o.capture?.clientResumeMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   const takeovers = outcomes.map((o) => o.takeover?.totalMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   const detect = outcomes
     .map((o) => (o.takeover ? o.takeover.detectedAt - o.takeover.lastHeardAt : undefined))
     .filter((x): x is number => x !== undefined)
     .sort((a, b) => a - b);
   const f = (xs: number[]) => (xs.length ? `min ${round(xs[0]!)} / median ${round(xs[Math.floor(xs.length / 2)]!)} / max ${round(xs[xs.length - 1]!)} ms (n=${xs.length})` : 'none');
-  return [`client-visible stall ${f(stalls)}`, `takeover (rebuild+claim+restart+kick) ${f(takeovers)}`, `detection (last heard -> dead) ${f(detect)}`].join('; ');
+  return [`client-visible stall ${f(stalls)}`, ...(resumes.length ? [`client's data resumed ${f(resumes)}`] : []), `takeover (rebuild+claim+restart+kick) ${f(takeovers)}`, `detection (last heard -> dead) ${f(detect)}`].join('; ');
 }
 
 export async function runSuite(t: Test, o: SuiteOptions): Promise<CycleOutcome[]> {
@@ -67,7 +68,8 @@ export async function runSuite(t: Test, o: SuiteOptions): Promise<CycleOutcome[]
         await t.test(`cycle ${i + 1}: ${plan.name}`, async (t) => {
           const out = await plan.run(dir, `c${i + 1}`);
           outcomes.push(out);
-          const stall = out.capture?.stallMs !== undefined ? `, stall ${out.capture.stallMs} ms` : '';
+          const stall = (out.capture?.stallMs !== undefined ? `, stall ${out.capture.stallMs} ms` : '') +
+            (out.capture?.clientResumeMs !== undefined ? `, client's data resumed after ${out.capture.clientResumeMs} ms` : '');
           const conns = out.takeover ? `, ${out.takeover.connections} connection(s) rebuilt` : '';
           t.same(out.problems, [], `kill ${out.instant}${out.midway ? '' : ' (after the work was done)'}${conns}${stall}`);
           if (out.problems.length) {
