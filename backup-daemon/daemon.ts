@@ -1,7 +1,7 @@
 // The backup daemon: holds the replica of a primary, watches it, and takes over when
 // every heartbeat path has been silent for the dead time. Everything a takeover needs
 // is prepared at start (the app validated, the service link open, the runtime built),
-// so the takeover itself only rebuilds, claims, restarts and kicks.
+// so the takeover itself only rebuilds, restarts, claims and kicks.
 //
 // It prints one JSON line per event on stdout ({"event": "ready" | "session" |
 // "primary-dead" | "takeover" | ...}) for scripts and `intact demo`; logs go to stderr.

@@ -179,7 +179,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       const detectMs = dead ? Number(dead.detectedAt) - killAt : NaN;
       if (dead && tk) {
         say(`8. the backup declared the primary dead ${detectMs.toFixed(1)} ms after the kill, then took over ${tk.connections} connection(s): ` +
-          `rebuild ${Number(tk.rebuildMs).toFixed(2)} ms, claim the VIP ${Number(tk.claimMs).toFixed(2)} ms, restart the app ${Number(tk.restartMs).toFixed(2)} ms, kick ${Number(tk.kickMs).toFixed(2)} ms`);
+          `rebuild ${Number(tk.rebuildMs).toFixed(2)} ms, restart the app ${Number(tk.restartMs).toFixed(2)} ms, claim the VIP ${Number(tk.claimMs).toFixed(2)} ms, kick ${Number(tk.kickMs).toFixed(2)} ms`);
       } else {
         say(`8. NO TAKEOVER seen in the backup's output (see ${join(logDir, 'backup.log')})`);
       }
