@@ -1,17 +1,21 @@
 // The backup's end of the replication link: a kernel TCP server (the thesis'
 // dedicated link). Each primary connects, proves it holds the shared key, and then
-// streams messages that its ReplicaStore applies in order; after every read the
+// streams messages that its ReplicaStore applies in order; after a burst of reads the
 // backup confirms, in one message, everything applied so far (pipelined: the primary
 // never waits a round trip per segment). A malformed frame, a failed check or a
 // protocol violation ends that session with a logged reason; it never crashes.
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { logger } from '../shared/log.js';
-import { Encoder, FrameDecoder } from '../shared/replication/codec.js';
+import { FrameDecoder, encode } from '../shared/replication/codec.js';
 import { MsgType, type Message } from '../shared/replication/messages.js';
 import { challenge, newNonce, verifyHello, welcome } from '../shared/replication/auth.js';
 import { ReplicaStore, type StoreOptions } from './store.js';
 import { u32ToIpv4 } from '../shared/wire/addr.js';
+
+/** What Node reads from a socket at most at once (libuv's 64 KiB): a read that size
+ *  leaves more bytes in the kernel, read in the same turn. */
+const FULL_READ_BYTES = 64 * 1024;
 
 export interface ReplicationServerOptions {
   host: string;
@@ -60,9 +64,7 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
     if (s) {
       // Say why before closing: a primary told "takeover" goes silent at once instead
       // of taking the closed link for a dead backup (and opening its gates).
-      const e = new Encoder();
-      e.write({ type: MsgType.Refuse, reason });
-      s.end(e.take());
+      s.end(encode({ type: MsgType.Refuse, reason }));
       setTimeout(() => s.destroy(), 100).unref();
     }
     this.sessions.delete(vip);
@@ -84,19 +86,31 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
     const refuse = (reason: string) => {
       this.log.warn({ remote, reason }, 'replication peer refused');
       this.emit('refused', remote, reason);
-      const e = new Encoder();
-      e.write({ type: MsgType.Refuse, reason });
-      sock.end(e.take());
+      sock.end(encode({ type: MsgType.Refuse, reason }));
       sock.destroySoon();
     };
     const timer = setTimeout(() => refuse('hello-timeout'), this.opts.helloTimeoutMs ?? 2000);
-    const first = new Encoder();
-    first.write(challenge(nonceB));
-    sock.write(first.take());
+    sock.write(encode(challenge(nonceB)));
+    let confirmedUpTo = 0;
+    let confirmLater: NodeJS.Immediate | undefined;
+    const confirm = () => {
+      if (!store || this.sessions.get(vip) !== sock || store.applied === confirmedUpTo) return;
+      confirmedUpTo = store.applied;
+      sock.write(encode({ type: MsgType.Confirm, upTo: confirmedUpTo }));
+      // After the CONFIRM, not before: the primary is waiting for it, and telling the
+      // heartbeat thread (a message to another thread, every few ms) costs more than
+      // the rest of a read.
+      this.emit('activity', vip);
+    };
+    const confirmAtEndOfTurn = () => {
+      confirmLater = undefined;
+      confirm();
+    };
 
     sock.on('error', (e) => this.log.debug({ remote, err: e.message }, 'replication socket error'));
     sock.on('close', () => {
       clearTimeout(timer);
+      if (confirmLater) clearImmediate(confirmLater);
       if (store && this.sessions.get(vip) === sock) {
         this.sessions.delete(vip);
         this.log.warn({ vip: u32ToIpv4(vip) }, 'replication session ended');
@@ -117,9 +131,7 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
           store = new ReplicaStore(this.opts.store);
           this.stores.set(vip, store);
           this.sessions.set(vip, sock);
-          const w = new Encoder();
-          w.write(welcome(this.opts.key, (m as { nonce: Buffer }).nonce, nonceB));
-          sock.write(w.take());
+          sock.write(encode(welcome(this.opts.key, (m as { nonce: Buffer }).nonce, nonceB)));
           this.log.info({ vip: u32ToIpv4(vip), remote }, 'replication session open');
           this.emit('session', vip);
           continue;
@@ -132,10 +144,13 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
         return this.violation(sock, vip, `decode:${error.reason}`);
       }
       if (store && messages.length > 0) {
-        this.emit('activity', vip);
-        const c = new Encoder();
-        c.write({ type: MsgType.Confirm, upTo: store.applied });
-        sock.write(c.take());
+        // One CONFIRM per burst of reads, not per read: a full read means more bytes
+        // are waiting and will be read in this turn, so the last read of the burst (a
+        // short one) confirms them all, or the end of the turn does. One write and one
+        // wake-up of the primary per burst instead of per 64 KiB; a lone short read
+        // (request/response) confirms at once.
+        if (chunk.length >= FULL_READ_BYTES) confirmLater ??= setImmediate(confirmAtEndOfTurn);
+        else confirm();
       }
     });
   }

@@ -18,7 +18,7 @@ import { TcpStack, type StackOptions, type TcpConnection } from '../shared/tcp/s
 import type { Mirror } from './replication/mirror.js';
 import { arpOrIpv4To } from '../native/bpf.js';
 import { openLink } from '../native/index.js';
-import { VipHost, type HostOptions } from './host.js';
+import { VipHost, type HostOptions, type HostStack } from './host.js';
 import type { EngineListener, ListenRuntime } from './server.js';
 import type { EngineConnection, SocketProtection } from './socket.js';
 import { systemError } from './socket.js';
@@ -73,7 +73,20 @@ export class Runtime implements ListenRuntime {
     // biggest lever for send throughput (DESIGN.md). The IPv4 total length caps it.
     const gsoMaxBytes = o.stackOptions?.gsoMaxBytes ?? (o.link.caps.gso ? GSO_MAX_BYTES : 0);
     this.stack = new TcpStack({ ...o.stackOptions, gsoMaxBytes, wake: () => host?.schedule() });
-    host = new VipHost({ ...o.host, link: o.link, vip: this.vipU32, stack: this.stack, now: o.now });
+    const stack = this.stack;
+    // The host polls the stack after each batch of frames it took in. What those frames
+    // brought and what the app answered at once is replicated first: the batch is on its
+    // way to the backup while the stack works out its output, whose payload and ACKs the
+    // gates hold until the backup confirms that batch (strict output commit).
+    const hostStack: HostStack = {
+      input: (d, now) => stack.input(d, now),
+      poll: (now) => {
+        this.mirror?.flush();
+        return stack.poll(now);
+      },
+      pollAt: () => stack.pollAt(),
+    };
+    host = new VipHost({ ...o.host, link: o.link, vip: this.vipU32, stack: hostStack, now: o.now });
     this.host = host;
   }
 

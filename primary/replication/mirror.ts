@@ -22,6 +22,14 @@ import type { SocketProtection } from '../socket.js';
 export interface MirrorChannel {
   send(m: Message): number;
   on(event: 'confirm', fn: (upTo: number) => void): unknown;
+  /** A batching channel (ReplicationChannel) runs `fn` just before each batch leaves,
+   *  and requestFlush() asks for a batch this turn: the coalesced updates then travel
+   *  with the data of the same turn, in one write. Without them the mirror sends its
+   *  updates on a setImmediate of its own. */
+  beforeFlush?(fn: () => void): void;
+  requestFlush?(): void;
+  /** Writes the batch now rather than later, if the link is idle. */
+  flushIfIdle?(): void;
 }
 
 interface Gate {
@@ -87,6 +95,7 @@ export class Mirror implements ConnectionObserver {
 
   constructor(private readonly o: MirrorOptions) {
     o.channel.on('confirm', (upTo) => this.confirmed(upTo));
+    o.channel.beforeFlush?.(() => this.flushUpdates());
   }
 
   get connections(): number {
@@ -177,6 +186,13 @@ export class Mirror implements ConnectionObserver {
       // Unprotected (backup lost), the app may read everything the engine holds.
       recvLimit: () => (this.off ? Number.MAX_SAFE_INTEGER : m.rcvEnd),
     };
+  }
+
+  /** Sends what this turn replicated so far now, not at the end of the turn, when the
+   *  link is idle: the runtime calls it before each poll of the stack
+   *  (primary/runtime.ts). */
+  flush(): void {
+    if (!this.off) this.o.channel.flushIfIdle?.();
   }
 
   /** The backup is gone: open every gate and stop mirroring (rule 6: the primary
@@ -315,12 +331,17 @@ export class Mirror implements ConnectionObserver {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const list = this.dirty;
-      this.dirty = [];
-      for (const m of list) if (m.dirty && !m.closed) this.sendUpdate(m);
-    });
+    if (this.o.channel.requestFlush) this.o.channel.requestFlush();
+    else setImmediate(() => this.flushUpdates());
+  }
+
+  /** One UPDATE per connection that changed since the last batch. */
+  private flushUpdates(): void {
+    if (!this.flushScheduled) return;
+    this.flushScheduled = false;
+    const list = this.dirty;
+    this.dirty = [];
+    for (const m of list) if (m.dirty && !m.closed) this.sendUpdate(m);
   }
 }
 

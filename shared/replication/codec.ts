@@ -1,7 +1,12 @@
-// Bytes <-> replication messages. encode() appends one framed message to a writer;
+// Bytes <-> replication messages. Encoder appends framed messages to one batch buffer;
 // FrameDecoder consumes a byte stream cut anywhere and yields whole messages, or one
 // error that ends the session (a malformed or unknown frame drops the peer, with the
 // reason logged by the caller; it never throws).
+//
+// Copies cost the bulk path most: the encoder's batch goes to the socket as pieces
+// (framing in a buffer it reuses once the kernel has the bytes, large payloads by
+// reference), and the decoder hands data out as views of what was read where that
+// pins little memory (keep()).
 import {
   MAX_FRAME, MAC_BYTES, NONCE_BYTES, MsgType, type Message,
 } from './messages.js';
@@ -13,25 +18,66 @@ export class DecodeError {
 
 const HEADER = 5; // u32 length + u8 type
 
-/** Encodes messages into one Buffer per batch, growing as needed. */
-export class Encoder {
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  private len = 0;
+/** Payloads at least this long are not copied into the batch: they go to the socket as
+ *  they are, pieces of one gathered write (writev). Below it a copy costs less than a
+ *  piece does. */
+export const GATHER_MIN_BYTES = 4096;
 
-  get length(): number {
-    return this.len;
+/**
+ * Encodes messages into one batch: framing and small messages in a buffer of its own,
+ * large payloads by reference (the engine never changes a buffer it handed on, nor the
+ * app one it wrote: Node's rule). batch() gives the pieces to write in order.
+ */
+export class Encoder {
+  private buf: Buffer;
+  private len = 0;
+  /** Start in `buf` of the bytes not yet in `pieces`. */
+  private from = 0;
+  /** The batch so far, up to `from`: views of `buf` and payloads, in order. */
+  private pieces: Buffer[] = [];
+  private piecesBytes = 0;
+
+  constructor(private readonly initialBytes = 64 * 1024, private readonly gatherMin = GATHER_MIN_BYTES) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
-  /** Takes the bytes encoded so far; the encoder starts empty again. */
+  /** Bytes in the batch. */
+  get length(): number {
+    return this.piecesBytes + this.len - this.from;
+  }
+
+  /** A copy of the batch in one buffer; the encoder starts empty again. */
   take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.len));
-    this.len = 0;
+    const out = Buffer.concat(this.batch(), this.length);
+    this.reset();
     return out;
+  }
+
+  /** The batch as pieces to write in order, not copied: valid until the next write()
+   *  after reset(). */
+  batch(): Buffer[] {
+    const tail = this.buf.subarray(this.from, this.len);
+    if (this.pieces.length === 0) return [tail];
+    return tail.length > 0 ? [...this.pieces, tail] : this.pieces.slice();
+  }
+
+  /** Starts empty in the same buffer: nobody holds the pieces of batch() any more. */
+  reset(): void {
+    this.len = this.from = this.piecesBytes = 0;
+    this.pieces = [];
+  }
+
+  /** Starts empty in a new buffer: the pieces of batch() stay intact for whoever
+   *  holds them (a socket that has not written them yet). */
+  detach(): void {
+    this.buf = Buffer.allocUnsafe(this.initialBytes);
+    this.reset();
   }
 
   write(m: Message): void {
     const body = bodyLength(m);
-    this.reserve(HEADER + body);
+    const gather = (m.type === MsgType.RecvData || m.type === MsgType.SendData) && m.data.length >= this.gatherMin;
+    this.reserve(HEADER + (gather ? body - m.data.length : body));
     const b = this.buf;
     let o = this.len;
     b.writeUInt32BE(1 + body, o); o += 4;
@@ -73,7 +119,13 @@ export class Encoder {
       case MsgType.SendData:
         b.writeUInt32BE(m.conn, o); o += 4;
         b.writeUInt32BE(m.seq, o); o += 4;
-        o += m.data.copy(b, o);
+        if (gather) {
+          this.pieces.push(b.subarray(this.from, o), m.data);
+          this.piecesBytes += o - this.from + m.data.length;
+          this.from = o;
+        } else {
+          o += m.data.copy(b, o);
+        }
         break;
       case MsgType.Update:
         b.writeUInt32BE(m.conn, o); o += 4;
@@ -107,17 +159,21 @@ export class Encoder {
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-    this.buf.copy(next, 0, 0, this.len);
+    // Only the bytes after the last piece move: the pieces keep the old buffer alive.
+    const keep = this.len - this.from;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, keep + n));
+    this.buf.copy(next, 0, this.from, this.len);
     this.buf = next;
+    this.from = 0;
+    this.len = keep;
   }
 }
 
-/** Encodes one message on its own (handshake, tests). */
+/** Encodes one message on its own, in one buffer of its exact size. */
 export function encode(m: Message): Buffer {
-  const e = new Encoder();
+  const e = new Encoder(HEADER + bodyLength(m), Infinity);
   e.write(m);
-  return e.take();
+  return e.batch()[0]!;
 }
 
 function bodyLength(m: Message): number {
@@ -152,18 +208,32 @@ function readU53(b: Buffer, o: number): number | DecodeError {
   return hi * 0x100000000 + b.readUInt32BE(o + 4);
 }
 
-/** Parses one frame body (after the length field). Copies data out of `body` so
- *  the decoder's buffer can be reused. */
-export function decodeBody(type: number, body: Buffer): Message | DecodeError {
+/** The length check of fixed-size bodies. A plain function, not a closure made per
+ *  message: under tsx (the scenarios run from source) each closure is also named at
+ *  creation, which cost the backup more than decoding the message. */
+function fixed(type: number, n: number, len: number): DecodeError | undefined {
+  return n === len ? undefined : new DecodeError(`bad-length:${type}:${n}`);
+}
+
+/** Data handed on as a view of what was read when that pins at most twice its own size
+ *  (the store bounds a connection by the bytes it holds, rule 7: the memory behind them
+ *  stays within a factor of 2); a small piece of a large read is copied out instead. */
+export function keep(b: Buffer): Buffer {
+  return 2 * b.length >= b.buffer.byteLength ? b : Buffer.from(b);
+}
+
+/** Parses one frame body (after the length field). Small fields are copied out; data
+ *  is a view of `body` where keep() allows it, unless `copy` (a body about to be
+ *  overwritten) asks for copies of everything. */
+export function decodeBody(type: number, body: Buffer, copy = false): Message | DecodeError {
   const n = body.length;
-  const fixed = (len: number) => (n === len ? undefined : new DecodeError(`bad-length:${type}:${n}`));
   let err: DecodeError | undefined;
   switch (type) {
     case MsgType.Challenge:
-      if ((err = fixed(2 + NONCE_BYTES))) return err;
+      if ((err = fixed(type, n, 2 + NONCE_BYTES))) return err;
       return { type, version: body.readUInt16BE(0), nonce: Buffer.from(body.subarray(2)) };
     case MsgType.Hello:
-      if ((err = fixed(2 + 4 + NONCE_BYTES + MAC_BYTES))) return err;
+      if ((err = fixed(type, n, 2 + 4 + NONCE_BYTES + MAC_BYTES))) return err;
       return {
         type,
         version: body.readUInt16BE(0),
@@ -172,13 +242,13 @@ export function decodeBody(type: number, body: Buffer): Message | DecodeError {
         mac: Buffer.from(body.subarray(6 + NONCE_BYTES)),
       };
     case MsgType.Welcome:
-      if ((err = fixed(MAC_BYTES))) return err;
+      if ((err = fixed(type, n, MAC_BYTES))) return err;
       return { type, mac: Buffer.from(body) };
     case MsgType.Refuse:
       if (n > 1024) return new DecodeError('refuse-too-long');
       return { type, reason: body.toString('utf8') };
     case MsgType.Open: {
-      if ((err = fixed(OPEN_BODY))) return err;
+      if ((err = fixed(type, n, OPEN_BODY))) return err;
       const flags = body[28];
       if (body[26] > 14 || body[27] > 14) return new DecodeError('bad-window-shift');
       if (flags & ~3) return new DecodeError('bad-open-flags');
@@ -204,9 +274,9 @@ export function decodeBody(type: number, body: Buffer): Message | DecodeError {
     case MsgType.RecvData:
     case MsgType.SendData:
       if (n < 8) return new DecodeError(`bad-length:${type}:${n}`);
-      return { type, conn: body.readUInt32BE(0), seq: body.readUInt32BE(4), data: Buffer.from(body.subarray(8)) };
+      return { type, conn: body.readUInt32BE(0), seq: body.readUInt32BE(4), data: copy ? Buffer.from(body.subarray(8)) : keep(body.subarray(8)) };
     case MsgType.Update: {
-      if ((err = fixed(UPDATE_BODY))) return err;
+      if ((err = fixed(type, n, UPDATE_BODY))) return err;
       if (body[4] >= STATES.length) return new DecodeError('bad-state');
       if (body[25] > 1) return new DecodeError('bad-fin-flag');
       return {
@@ -227,19 +297,19 @@ export function decodeBody(type: number, body: Buffer): Message | DecodeError {
       if (consumed instanceof DecodeError) return consumed;
       const produced = readU53(body, 12);
       if (produced instanceof DecodeError) return produced;
-      return { type, conn: body.readUInt32BE(0), consumed, produced, state: Buffer.from(body.subarray(20)) };
+      return { type, conn: body.readUInt32BE(0), consumed, produced, state: copy ? Buffer.from(body.subarray(20)) : keep(body.subarray(20)) };
     }
     case MsgType.Close:
-      if ((err = fixed(4))) return err;
+      if ((err = fixed(type, n, 4))) return err;
       return { type, conn: body.readUInt32BE(0) };
     case MsgType.Heartbeat: {
-      if ((err = fixed(12))) return err;
+      if ((err = fixed(type, n, 12))) return err;
       const sentAt = body.readDoubleBE(4);
       if (!Number.isFinite(sentAt)) return new DecodeError('bad-heartbeat-time');
       return { type, seq: body.readUInt32BE(0), sentAt };
     }
     case MsgType.Confirm: {
-      if ((err = fixed(8))) return err;
+      if ((err = fixed(type, n, 8))) return err;
       const upTo = readU53(body, 0);
       if (upTo instanceof DecodeError) return upTo;
       return { type, upTo };
@@ -252,6 +322,8 @@ export function decodeBody(type: number, body: Buffer): Message | DecodeError {
 /**
  * Consumes a byte stream cut at arbitrary points and yields whole messages. After the
  * first error it stays failed: the session must be dropped, since framing is lost.
+ * Messages may hold views of the chunks pushed (see keep()): a chunk must not change
+ * once pushed (a socket's 'data' chunks never do), unless it is pushed as transient.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -265,8 +337,10 @@ export class FrameDecoder {
   }
 
   /** Feeds bytes; returns the messages completed by them, and an error if the stream
-   *  went bad (messages before the bad frame are still returned). */
-  push(chunk: Buffer): { messages: Message[]; error?: DecodeError } {
+   *  went bad (messages before the bad frame are still returned). A `transient` chunk
+   *  (a read buffer the caller reuses) may change once push() returns: nothing keeps a
+   *  view of it, the messages and an unfinished frame's bytes are copies. */
+  push(chunk: Buffer, transient = false): { messages: Message[]; error?: DecodeError } {
     const messages: Message[] = [];
     if (this.failed) return { messages, error: this.failed };
     if (chunk.length > 0) {
@@ -281,13 +355,14 @@ export class FrameDecoder {
       }
       if (this.buffered < 4 + len) break;
       const frame = this.consume(4 + len);
-      const m = decodeBody(frame[4], frame.subarray(5));
+      const m = decodeBody(frame[4], frame.subarray(5), transient);
       if (m instanceof DecodeError) {
         this.failed = m;
         return { messages, error: m };
       }
       messages.push(m);
     }
+    if (transient && this.buffered > 0) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
     return { messages };
   }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { Encoder, FrameDecoder, DecodeError, encode, decodeBody } from '../../shared/replication/codec.js';
+import { Encoder, FrameDecoder, DecodeError, GATHER_MIN_BYTES, encode, decodeBody, keep } from '../../shared/replication/codec.js';
 import { MsgType, MAX_FRAME, type Message } from '../../shared/replication/messages.js';
 import { challenge, hello, welcome, verifyHello, verifyWelcome, newNonce } from '../../shared/replication/auth.js';
 
@@ -41,6 +41,99 @@ t.test('every message round-trips through a stream cut at random points', async 
       t.same(out, msgs);
     }),
   );
+});
+
+/** Data messages around the gathering threshold: payloads above it travel by reference. */
+const bigData = fc.oneof(
+  fc.record({ type: fc.constant(MsgType.RecvData as const), conn: u32, seq: u32, data: fc.integer({ min: GATHER_MIN_BYTES - 2, max: 70_000 }).chain((n) => fc.constant(Buffer.alloc(n, n & 0xff))) }),
+  fc.record({ type: fc.constant(MsgType.SendData as const), conn: u32, seq: u32, data: fc.integer({ min: 0, max: 70_000 }).chain((n) => fc.constant(Buffer.alloc(n, (n * 7) & 0xff))) }),
+);
+
+t.test('a gathered batch (large payloads by reference, a growing buffer) decodes as written', async (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(message, bigData), { maxLength: 12 }), fc.integer({ min: 16, max: 4096 }), fc.integer({ min: 1, max: 70_000 }), (msgs, initial, cut) => {
+      const e = new Encoder(initial);
+      for (const m of msgs) e.write(m);
+      const pieces = e.batch();
+      t.equal(pieces.reduce((n, p) => n + p.length, 0), e.length);
+      const d = new FrameDecoder();
+      const out: Message[] = [];
+      const wire = Buffer.concat(pieces);
+      for (let o = 0; o < wire.length; o += cut) {
+        const r = d.push(wire.subarray(o, o + cut));
+        if (r.error) throw new Error(r.error.reason);
+        out.push(...r.messages);
+      }
+      t.same(out, msgs);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+t.test('payloads at or above the threshold are pieces of the batch, not copies', async (t) => {
+  const big = Buffer.alloc(GATHER_MIN_BYTES, 7);
+  const small = Buffer.alloc(GATHER_MIN_BYTES - 1, 8);
+  const e = new Encoder();
+  e.write({ type: MsgType.RecvData, conn: 1, seq: 2, data: small });
+  e.write({ type: MsgType.SendData, conn: 1, seq: 3, data: big });
+  e.write({ type: MsgType.Close, conn: 1 });
+  const pieces = e.batch();
+  t.equal(pieces.length, 3, 'framing and the small one, the big payload, the rest');
+  t.equal(pieces[1], big, 'the payload itself');
+  t.notOk(pieces.some((p) => p === small), 'the small payload was copied');
+  t.equal(encode({ type: MsgType.SendData, conn: 1, seq: 3, data: big }).length, 5 + 8 + big.length, 'encode() is one buffer');
+});
+
+t.test('detach() leaves the pieces of the last batch intact; reset() reuses the buffer', async (t) => {
+  const m1: Message = { type: MsgType.RecvData, conn: 1, seq: 1, data: Buffer.from('first batch') };
+  const m2: Message = { type: MsgType.RecvData, conn: 1, seq: 12, data: Buffer.from('SECOND BATCH') };
+  const e = new Encoder(256);
+  e.write(m1);
+  const held = e.batch();
+  e.detach();
+  e.write(m2);
+  t.same(new FrameDecoder().push(Buffer.concat(held)).messages, [m1], 'a socket still holding batch 1 sends batch 1');
+  t.same(new FrameDecoder().push(Buffer.concat(e.batch())).messages, [m2]);
+  const before = e.batch()[0]!.buffer;
+  e.reset();
+  e.write(m1);
+  t.equal(e.batch()[0]!.buffer, before, 'same memory after reset()');
+});
+
+t.test('data is a view of what was read only when that pins at most twice its size', async (t) => {
+  const wire = encode({ type: MsgType.RecvData, conn: 1, seq: 1, data: Buffer.alloc(30_000, 1) });
+  const read = Buffer.concat([wire, encode({ type: MsgType.Close, conn: 1 })]); // one read, its own memory
+  const [m] = new FrameDecoder().push(read).messages;
+  t.equal((m as { data: Buffer }).data.buffer, read.buffer, 'most of the read: a view');
+  const small = Buffer.concat([encode({ type: MsgType.RecvData, conn: 1, seq: 1, data: Buffer.alloc(100, 2) }), Buffer.alloc(60_000)]);
+  const [s] = new FrameDecoder().push(small.subarray(0, 113)).messages;
+  t.not((s as { data: Buffer }).data.buffer, small.buffer, 'a small piece of a large read: copied out');
+  t.same((s as { data: Buffer }).data, Buffer.alloc(100, 2));
+  const v = Buffer.alloc(10);
+  t.equal(keep(v.subarray(0, 5)).buffer === v.buffer, true, 'half of it: a view');
+  t.equal(keep(v.subarray(0, 4)).buffer === v.buffer, false, 'less than half: a copy');
+});
+
+t.test('a transient read buffer may be overwritten after each push', async (t) => {
+  const msgs: Message[] = [
+    { type: MsgType.RecvData, conn: 1, seq: 1, data: Buffer.alloc(5000, 3) },
+    { type: MsgType.Checkpoint, conn: 1, consumed: 5, produced: 6, state: Buffer.from('{"k":1}') },
+    { type: MsgType.Confirm, upTo: 77 },
+  ];
+  const wire = Buffer.concat(msgs.map(encode));
+  for (const size of [1, 7, 13, 1000, 4096, wire.length]) {
+    const d = new FrameDecoder();
+    const readBuf = Buffer.alloc(size);
+    const out: Message[] = [];
+    for (let o = 0; o < wire.length; o += size) {
+      const n = wire.copy(readBuf, 0, o, o + size);
+      const r = d.push(readBuf.subarray(0, n), true);
+      t.notOk(r.error);
+      out.push(...r.messages);
+      readBuf.fill(0xee); // the next read reuses the buffer
+    }
+    t.same(out, msgs, `reads of ${size} bytes`);
+  }
 });
 
 t.test('a message split at every offset decodes once, whole', async (t) => {
