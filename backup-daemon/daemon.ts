@@ -6,7 +6,7 @@
 // It prints one JSON line per event on stdout ({"event": "ready" | "session" |
 // "primary-dead" | "takeover" | ...}) for scripts and `intact demo`; logs go to stderr.
 import { EventEmitter } from 'node:events';
-import type { Config } from '../shared/config.js';
+import { BACKUP_RX_RING_FRAMES, type Config } from '../shared/config.js';
 import { logger } from '../shared/log.js';
 import { toIpv4U32, u32ToIpv4 } from '../shared/wire/addr.js';
 import { HeartbeatPeer, heartbeatsFor } from '../shared/heartbeat/peer.js';
@@ -54,7 +54,7 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
     // The service link is opened now: a missing interface or capability fails at start,
     // not in the middle of a takeover. The host is not started: the backup is silent on
     // the service LAN (no ARP answers for the VIP) until it takes over.
-    const link = openLink(c.backup.serviceInterface, { filter: arpOrIpv4To(this.vip), netns: this.o.netns, gso: this.o.gso });
+    const link = openLink(c.backup.serviceInterface, { filter: arpOrIpv4To(this.vip), netns: this.o.netns, gso: this.o.gso, ringFrames: c.backup.rxRingFrames ?? BACKUP_RX_RING_FRAMES });
     this.runtime = new Runtime({ link, vip: this.vip, ownsLink: true });
     this.server = new ReplicationServer({
       host: c.backup.replicationAddress,

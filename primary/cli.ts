@@ -47,6 +47,7 @@ export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal):
     vip: config.vip,
     netns: opts.netns,
     gso: opts.gso,
+    ringFrames: config.primary.rxRingFrames,
   });
   // Protection first: the mirror must be on the stack before the first SYN arrives.
   let protection: Protection | undefined;

@@ -164,12 +164,14 @@ export interface ServiceRuntimeOptions extends Omit<RuntimeOptions, 'link' | 'ow
   netns?: string;
   /** Offer GSO / checksum offload on send (default true). */
   gso?: boolean;
+  /** Receive ring slots (config: primary.rxRingFrames; default the addon's). */
+  ringFrames?: number;
 }
 
 /** A started runtime on a real interface: AF_PACKET link (needs CAP_NET_RAW) whose BPF
  *  filter lets only ARP and IPv4 to the VIP reach user space. */
 export function openServiceRuntime(o: ServiceRuntimeOptions): Runtime {
-  const link = openLink(o.ifname, { filter: arpOrIpv4To(toIpv4U32(o.vip)), netns: o.netns, gso: o.gso });
+  const link = openLink(o.ifname, { filter: arpOrIpv4To(toIpv4U32(o.vip)), netns: o.netns, gso: o.gso, ringFrames: o.ringFrames });
   try {
     return openRuntime({ ...o, link, ownsLink: true });
   } catch (e) {

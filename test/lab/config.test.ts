@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseConfig, type ConfigInput } from '../../shared/config.js';
@@ -118,4 +118,12 @@ t.test('loadConfig: missing file, bad JSON, bad content', async (t) => {
   const good = join(dir, 'good.json');
   writeFileSync(good, JSON.stringify(valid()));
   t.equal(loadConfig(good).vip, '192.0.2.100');
+});
+
+t.test('rxRingFrames: optional per host, bounded', async (t) => {
+  const base = JSON.parse(readFileSync(new URL('../../lab/two-hosts.example.json', import.meta.url).pathname, 'utf8')) as { backup: Record<string, unknown> };
+  t.equal(parseConfig(base).backup.rxRingFrames, undefined, 'absent: the role\'s default');
+  t.equal(parseConfig({ ...base, backup: { ...base.backup, rxRingFrames: 2048 } }).backup.rxRingFrames, 2048);
+  t.throws(() => parseConfig({ ...base, backup: { ...base.backup, rxRingFrames: 10 } }), /backup\.rxRingFrames: must be between 64 and 8192/);
+  t.throws(() => parseConfig({ ...base, backup: { ...base.backup, rxRingFrames: 1.5 } }), /backup\.rxRingFrames: must be a whole number/);
 });
