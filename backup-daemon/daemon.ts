@@ -91,6 +91,9 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
       const r = await takeover({ store: this.server?.stores.get(this.vip), runtime: this.runtime, app: this.o.app, pmtuKick: this.o.config.takeover.pmtuKick });
       this.served = r.served;
       this.state = 'serving';
+      // The connections are the engine's now (it shares the replica's buffers and frees
+      // them as clients acknowledge); the replica would pin every byte for good.
+      this.server?.stores.delete(this.vip);
       const { served: _s, ...figures } = r;
       this.line('takeover', { ...figures, detectedAt, lastHeardAt, vip: u32ToIpv4(this.vip) });
       this.emit('takeover', { ...r, detectedAt, lastHeardAt });
