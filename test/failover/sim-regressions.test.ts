@@ -14,7 +14,7 @@
 //   6. a connection rebuilt after the client's FIN never gave its socket EOF, so the
 //      app never finished and the client waited for our FIN forever (takeover.ts).
 import t from 'tap';
-import { Ctx, CLIENT, CPORT, SERVER, SPORT, payloadOf, u32 } from '../tcp/harness.js';
+import { Ctx, CLIENT, CPORT, SERVER, SPORT, payloadOf, restoredHalfOpen, u32 } from '../tcp/harness.js';
 import { TcpStack } from '../../shared/tcp/stack.js';
 import { Mirror, type MirrorChannel } from '../../primary/replication/mirror.js';
 import { MsgType, type Message, type Open } from '../../shared/replication/messages.js';
@@ -52,12 +52,7 @@ class Capture implements MirrorChannel {
 }
 
 t.test('1. a restored half-open connection stays with the app that adopted it', async (t) => {
-  const a = new Ctx(t);
-  a.send({ flags: 'S', seq: a.irs, mss: 1000, ts: [50, 0], sackOk: true, wscale: 7 }, 100);
-  a.drain();
-  const snap = [...a.stack.connections()][0]!.snapshot();
-  const b = new Ctx(t);
-  const c = b.stack.restore(structuredClone(snap), 5);
+  const { a, b, snap: snap, c: c } = restoredHalfOpen(t);
   let readable = 0;
   c.handler = { readable: () => void readable++, writable: () => {}, end: () => {}, closed: () => {} };
   b.at(5);

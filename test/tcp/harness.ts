@@ -14,6 +14,7 @@
 import type { Test } from 'tap';
 import { TcpStack, type StackOptions } from '../../shared/tcp/stack.js';
 import type { TcpConnection } from '../../shared/tcp/connection.js';
+import type { TcbSnapshot } from '../../shared/tcp/tcb.js';
 import {
   ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, type Datagram, type SackBlock, type TcpOptions, type TcpSegment,
 } from '../../shared/tcp/segment.js';
@@ -345,4 +346,17 @@ export class Ctx {
       ts: this.c.tsOk ? [this.cTs, this.c.tsLastSent] : undefined,
     }, o.at);
   }
+}
+
+/** A connection that saw only the client's SYN (SYN-RECEIVED) on one stack, `a`,
+ *  snapshotted and restored on another, `b`, at time 5: what a takeover rebuilds from a
+ *  replica that holds the OPEN alone. */
+export function restoredHalfOpen(t: Test): { a: Ctx; b: Ctx; snap: TcbSnapshot; c: TcpConnection } {
+  const a = new Ctx(t);
+  a.send({ flags: 'S', seq: a.irs, mss: 1000, ts: [50, 0], sackOk: true, wscale: 7 }, 100);
+  a.drain();
+  const snap = [...a.stack.connections()][0]!.snapshot();
+  const b = new Ctx(t);
+  const c = b.stack.restore(structuredClone(snap), 5);
+  return { a, b, snap, c };
 }

@@ -4,7 +4,7 @@
 // host's backoff forgotten, and a kick with nothing to retransmit is repeated as probes
 // while the peer stays silent.
 import t, { type Test } from 'tap';
-import { Ctx, payloadOf, u32 } from './harness.js';
+import { Ctx, payloadOf, restoredHalfOpen, u32 } from './harness.js';
 import { MAX_KICK_PROBES } from '../../shared/tcp/timers.js';
 import { initialWindow } from '../../shared/tcp/congestion.js';
 import type { TcpConnection } from '../../shared/tcp/connection.js';
@@ -133,12 +133,7 @@ t.test('kick probes back off: RTO, 2 RTO, 4 RTO after the kick', async (t) => {
 });
 
 t.test('held half-open, adopted: the client\'s ACK establishes it, no probe or SYN-ACK follows', async (t) => {
-  const a = new Ctx(t);
-  a.send({ flags: 'S', seq: a.irs, mss: 1000, ts: [50, 0], sackOk: true, wscale: 7 }, 100);
-  a.drain();
-  const s = [...a.stack.connections()][0]!.snapshot();
-  const b = new Ctx(t);
-  const c = b.stack.restore(structuredClone(s), 5);
+  const { a, b, snap: s, c: c } = restoredHalfOpen(t);
   c.adoptedHalfOpen = true;
   c.hold();
   b.at(5);
@@ -150,12 +145,7 @@ t.test('held half-open, adopted: the client\'s ACK establishes it, no probe or S
 });
 
 t.test('kick of a held adopted half-open: a probe, and probes again on its timer', async (t) => {
-  const a = new Ctx(t);
-  a.send({ flags: 'S', seq: a.irs, mss: 1000, ts: [50, 0], sackOk: true, wscale: 7 }, 100);
-  a.drain();
-  const s = [...a.stack.connections()][0]!.snapshot();
-  const b = new Ctx(t);
-  const c = b.stack.restore(structuredClone(s), 5);
+  const { a, b, snap: s, c: c } = restoredHalfOpen(t);
   c.adoptedHalfOpen = true;
   c.hold();
   b.at(500);

@@ -2,7 +2,7 @@
 // same byte streams, retransmits what was unacknowledged, keeps the window edge, and
 // its timestamps continue at or above the last TSval sent though the clock differs.
 import t, { type Test } from 'tap';
-import { Ctx, payloadOf, u32 } from './harness.js';
+import { Ctx, payloadOf, restoredHalfOpen, u32 } from './harness.js';
 import type { TcbSnapshot } from '../../shared/tcp/tcb.js';
 
 /** A connection mid-transfer in both directions, with out-of-order data held. */
@@ -130,13 +130,8 @@ t.test('restored: the send stream continues: unsent bytes follow acked ones exac
 });
 
 t.test('restored in SYN-RECEIVED: the SYN-ACK is resent and the final ACK establishes', async (t) => {
-  const a = new Ctx(t);
-  a.send({ flags: 'S', seq: a.irs, mss: 1000, ts: [50, 0], sackOk: true, wscale: 7 }, 100);
-  a.drain();
-  const s = [...a.stack.connections()][0]!.snapshot();
+  const { a, b, snap: s, c: c2 } = restoredHalfOpen(t);
   t.equal(s.state, 'SYN-RECEIVED');
-  const b = new Ctx(t);
-  const c2 = b.stack.restore(structuredClone(s), 5);
   b.at(5);
   c2.kick();
   const synAck = b.expect({ flags: 'SA', seq: a.iss, ack: a.irs + 1, mss: 1460, wscale: 3, sackOk: true, ts: [s.tsLastSent, 50] });
@@ -148,12 +143,7 @@ t.test('restored in SYN-RECEIVED: the SYN-ACK is resent and the final ACK establ
 });
 
 t.test('adopted in SYN-RECEIVED: probes, never a SYN-ACK an established client would challenge', async (t) => {
-  const a = new Ctx(t);
-  a.send({ flags: 'S', seq: a.irs, mss: 1000, ts: [50, 0], sackOk: true, wscale: 7 }, 100);
-  a.drain();
-  const s = [...a.stack.connections()][0]!.snapshot();
-  const b = new Ctx(t);
-  const c2 = b.stack.restore(structuredClone(s), 5);
+  const { a, b, snap: s, c: c2 } = restoredHalfOpen(t);
   b.at(5);
   // What backup-daemon/takeover.ts's kick does for such a connection.
   c2.adoptedHalfOpen = true;
