@@ -19,6 +19,7 @@ import { rebuildSnapshot } from './rebuild.js';
 import { kickAll, type KickResult } from './kick.js';
 import { emitIcmpFragNeeded } from '../shared/wire/icmp.js';
 import { IPV4_HEADER_LEN } from '../shared/wire/ipv4.js';
+import { TCP_HEADER_LEN } from '../shared/wire/tcp.js';
 
 const log = logger('takeover');
 
@@ -208,7 +209,6 @@ export function pmtuKick(c: TcpConnection, host: { queueIcmp(ip: number, icmp: B
 
 /** Bytes the pmtuKick's MTU is below the connection's segments (the least that works). */
 export const PMTU_KICK_SHRINK = 8;
-const TCP_HEADER_LEN = 20;
 
 /** Keeps a rebuilt connection silent until kick() (TcpConnection.hold). Marked adopted
  *  already if half-open: its client may speak before its turn, and the engine then

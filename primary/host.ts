@@ -242,12 +242,7 @@ export class VipHost {
   queueIcmp(ip: number, icmp: Buffer): boolean {
     const mac = this.neighbors.lookup(ip);
     if (this.#closed || !this.answerArp || mac === undefined) return false;
-    const hdr = Buffer.allocUnsafe(ETH_HEADER_LEN + IPV4_HEADER_LEN);
-    emitEthernet(hdr, 0, mac, this.#link.mac, ETHERTYPE_IPV4);
-    emitIpv4(hdr, ETH_HEADER_LEN, {
-      id: this.#frameCtx.nextIpId(1), proto: IPPROTO_ICMP, src: this.vip, dst: ip, totalLength: IPV4_HEADER_LEN + icmp.length,
-    });
-    this.#afterSegments.push({ data: [hdr, icmp] });
+    this.#afterSegments.push(this.#icmpFrame(mac, ip, icmp));
     this.stats.icmpOut++;
     this.schedule();
     return true;
@@ -398,18 +393,19 @@ export class VipHost {
     const req = parseIcmpEchoRequest(ip.payload, f.csum === 'unknown');
     if (req instanceof ParseError) return this.#drop(req.reason, now, req.detail);
     if (!this.answerArp) return this.#drop('passive', now);
-    const icmp = emitIcmpEchoReply(req);
-    const hdr = Buffer.allocUnsafe(ETH_HEADER_LEN + IPV4_HEADER_LEN);
-    emitEthernet(hdr, 0, srcMac, this.#link.mac, ETHERTYPE_IPV4);
-    emitIpv4(hdr, ETH_HEADER_LEN, {
-      id: this.#frameCtx.nextIpId(1),
-      proto: IPPROTO_ICMP,
-      src: this.vip,
-      dst: ip.src,
-      totalLength: IPV4_HEADER_LEN + icmp.length,
-    });
-    out.push({ data: [hdr, icmp] });
+    out.push(this.#icmpFrame(srcMac, ip.src, emitIcmpEchoReply(req)));
     this.stats.icmpEchoes++;
+  }
+
+  /** An ICMP message from the VIP to `dst` at `dstMac`: Ethernet and IPv4 headers, then
+   *  the message as it is. */
+  #icmpFrame(dstMac: Uint8Array, dst: number, icmp: Buffer): TxFrame {
+    const hdr = Buffer.allocUnsafe(ETH_HEADER_LEN + IPV4_HEADER_LEN);
+    emitEthernet(hdr, 0, dstMac, this.#link.mac, ETHERTYPE_IPV4);
+    emitIpv4(hdr, ETH_HEADER_LEN, {
+      id: this.#frameCtx.nextIpId(1), proto: IPPROTO_ICMP, src: this.vip, dst, totalLength: IPV4_HEADER_LEN + icmp.length,
+    });
+    return { data: [hdr, icmp] };
   }
 
   /** Poll the stack once, frame its output, add it to `out`, send, re-arm the timer. */

@@ -14,8 +14,9 @@ import type { Link, RxFrame } from '../../shared/link.js';
 import { parseEthernet, emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER_LEN } from '../../shared/wire/ethernet.js';
 import { parseArp, arpReplyFrame, ARP_REQUEST } from '../../shared/wire/arp.js';
 import { parseIpv4, emitIpv4, IPV4_HEADER_LEN } from '../../shared/wire/ipv4.js';
+import { emitIcmpUnreachable, ICMP_CODE_FRAG_NEEDED, ICMP_CODE_HOST_UNREACH } from '../../shared/wire/icmp.js';
 import { parseTcp, emitTcp, tcpHeaderLen } from '../../shared/wire/tcp.js';
-import { fillTcpChecksum, internetChecksum, IPPROTO_ICMP, IPPROTO_TCP } from '../../shared/wire/checksum.js';
+import { fillTcpChecksum, IPPROTO_ICMP, IPPROTO_TCP } from '../../shared/wire/checksum.js';
 import { isParseError } from '../../shared/wire/result.js';
 import { ACK, FIN, PSH, RST, SYN, type SackBlock, type TcpSegment } from '../../shared/tcp/segment.js';
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from '../../shared/tcp/seq.js';
@@ -130,9 +131,6 @@ const MSS = 1460;
 const REPLY_BYTE = 0x6b;
 /** ICMP host-unreachable messages in the icmp-unreach kick: each reverts one RTO doubling. */
 const ICMP_UNREACH_COUNT = 4;
-const ICMP_DEST_UNREACH = 3;
-const ICMP_HOST_UNREACH = 1;
-const ICMP_FRAG_NEEDED = 4;
 /** The client kernel's count of retransmitted segments (nstat's name). */
 const RETRANS_SEGS = 'TcpRetransSegs';
 
@@ -249,24 +247,8 @@ export class KickResponder {
   /** An ICMP destination-unreachable about the client's segment at `seq` (its snd_una):
    *  the quoted datagram is what a router would have dropped, client -> VIP. */
   #icmpFrame(c: Conn, code: number, seq: number, nextHopMtu = 0): Buffer {
-    const quotedTcp = Buffer.alloc(20);
-    quotedTcp.writeUInt16BE(c.port, 0);
-    quotedTcp.writeUInt16BE(this.#o.port, 2);
-    quotedTcp.writeUInt32BE(seq >>> 0, 4);
-    quotedTcp.writeUInt32BE(c.sndNxt >>> 0, 8);
-    quotedTcp[12] = 5 << 4;
-    quotedTcp[13] = ACK | PSH;
-    quotedTcp.writeUInt16BE(0xffff, 14);
-    const quotedIp = Buffer.alloc(IPV4_HEADER_LEN);
-    emitIpv4(quotedIp, 0, { id: 0, proto: IPPROTO_TCP, src: c.ip, dst: this.#o.vip, totalLength: this.#o.mtu });
-    const icmp = Buffer.alloc(8 + quotedIp.length + quotedTcp.length);
-    icmp[0] = ICMP_DEST_UNREACH;
-    icmp[1] = code;
-    icmp.writeUInt16BE(nextHopMtu, 6);
-    quotedIp.copy(icmp, 8);
-    quotedTcp.copy(icmp, 8 + quotedIp.length);
-    icmp.writeUInt16BE(internetChecksum(icmp), 2);
-    return this.#ipFrame(c, IPPROTO_ICMP, icmp);
+    const quoted = { src: c.ip, dst: this.#o.vip, srcPort: c.port, dstPort: this.#o.port, seq, ack: c.sndNxt, totalLength: this.#o.mtu };
+    return this.#ipFrame(c, IPPROTO_ICMP, emitIcmpUnreachable(code, quoted, nextHopMtu));
   }
 
   #send(frames: Buffer[]): void {
@@ -539,13 +521,13 @@ export class KickResponder {
       case 'probe':
         return [this.#tcpFrame(c, { seq: seqAdd(c.sndNxt, -1), flags: ACK })];
       case 'icmp-unreach':
-        return Array.from({ length: ICMP_UNREACH_COUNT }, () => this.#icmpFrame(c, ICMP_HOST_UNREACH, c.rcvNxt));
+        return Array.from({ length: ICMP_UNREACH_COUNT }, () => this.#icmpFrame(c, ICMP_CODE_HOST_UNREACH, c.rcvNxt));
       case 'icmp-frag':
-        return [this.#icmpFrame(c, ICMP_FRAG_NEEDED, c.rcvNxt, this.#o.mtu - 8)];
+        return [this.#icmpFrame(c, ICMP_CODE_FRAG_NEEDED, c.rcvNxt, this.#o.mtu - 8)];
       case 'icmp-frag+unreach':
         return [
-          this.#icmpFrame(c, ICMP_FRAG_NEEDED, c.rcvNxt, this.#o.mtu - 8),
-          ...Array.from({ length: ICMP_UNREACH_COUNT }, () => this.#icmpFrame(c, ICMP_HOST_UNREACH, c.rcvNxt)),
+          this.#icmpFrame(c, ICMP_CODE_FRAG_NEEDED, c.rcvNxt, this.#o.mtu - 8),
+          ...Array.from({ length: ICMP_UNREACH_COUNT }, () => this.#icmpFrame(c, ICMP_CODE_HOST_UNREACH, c.rcvNxt)),
         ];
     }
   }

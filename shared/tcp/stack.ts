@@ -410,13 +410,13 @@ export class TcpStack implements StackContext, ListenerHost {
   }
 
   #lateAfterClose(d: Datagram): boolean {
-    if (this.#closed.size === 0) return false;
     const seg = d.seg;
+    // Only the peer's own last words: an ACK of our FIN, with at most its FIN again. The
+    // flags first: a SYN to the listener never pays for the lookup.
+    if (this.#closed.size === 0 || (seg.flags & (SYN | RST | ACK)) !== ACK || seg.payload.length !== 0) return false;
     const e = this.#closed.get(tupleKey(d.src, seg.srcPort, d.dst, seg.dstPort));
     if (e === undefined || e.until <= this.lastNow()) return false;
-    // Only the peer's own last words: an ACK of our FIN, with at most its FIN again.
-    return (seg.flags & (SYN | RST | ACK)) === ACK && seg.ack === e.sndMax && seg.payload.length === 0 &&
-      (seg.seq === e.rcvNxt || seqAdd(seg.seq, 1) === e.rcvNxt);
+    return seg.ack === e.sndMax && (seg.seq === e.rcvNxt || seqAdd(seg.seq, 1) === e.rcvNxt);
   }
 
   #reusable(c: TcpConnection, seg: TcpSegment): boolean {

@@ -3,16 +3,16 @@
 // It sends one other: "fragmentation needed" (RFC 1191) at takeover, the only message
 // measured to make a Linux client resend at once the segments the dead primary never
 // acknowledged (`intact scenario kick`; backup-daemon/takeover.ts).
-import { fold, internetChecksum, sum16 } from './checksum.js';
+import { fold, internetChecksum, IPPROTO_TCP, sum16 } from './checksum.js';
 import { emitIpv4, IPV4_HEADER_LEN } from './ipv4.js';
 import { ParseError } from './result.js';
 
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_ECHO_REQUEST = 8;
 export const ICMP_DEST_UNREACH = 3;
+export const ICMP_CODE_HOST_UNREACH = 1;
 export const ICMP_CODE_FRAG_NEEDED = 4;
 const ICMP_HEADER_LEN = 8;
-const IPPROTO_TCP = 6;
 /** The quoted TCP header: ports and sequence number are what the receiver checks. */
 const QUOTED_TCP_LEN = 20;
 
@@ -45,7 +45,7 @@ export function emitIcmpEchoReply(req: IcmpEcho): Buffer {
   return out;
 }
 
-/** The datagram a "fragmentation needed" message is about: a client's TCP segment to
+/** The datagram a destination-unreachable message is about: a client's TCP segment to
  *  us, as the client sent it (its source, our address; its port, ours; its sequence). */
 export interface QuotedTcp {
   readonly src: number;
@@ -54,25 +54,34 @@ export interface QuotedTcp {
   readonly dstPort: number;
   /** The client's sequence number; Linux acts only if it is in [snd_una, snd_nxt]. */
   readonly seq: number;
-  /** Total length of the datagram as quoted: it exceeded nextHopMtu. */
+  /** The segment's acknowledgment number (Linux does not read it; default 0). */
+  readonly ack?: number;
+  /** Total length of the datagram as quoted. */
   readonly totalLength: number;
 }
 
-/** Bytes of an ICMP destination-unreachable, fragmentation-needed message (type 3,
- *  code 4) with the RFC 1191 next-hop MTU and the quoted IPv4 header + first 8 bytes of
- *  TCP (we quote 20: Linux reads ports and sequence from the first 8). */
-export function emitIcmpFragNeeded(q: QuotedTcp, nextHopMtu: number): Buffer {
+/** Bytes of an ICMP destination-unreachable message (type 3) with `code` and, for
+ *  "fragmentation needed", the RFC 1191 next-hop MTU; it quotes the IPv4 header and the
+ *  first 20 bytes of TCP (RFC 792 asks for 8: Linux reads ports and sequence there). */
+export function emitIcmpUnreachable(code: number, q: QuotedTcp, nextHopMtu = 0): Buffer {
   const out = Buffer.alloc(ICMP_HEADER_LEN + IPV4_HEADER_LEN + QUOTED_TCP_LEN);
   out[0] = ICMP_DEST_UNREACH;
-  out[1] = ICMP_CODE_FRAG_NEEDED;
+  out[1] = code;
   out.writeUInt16BE(nextHopMtu & 0xffff, 6);
   emitIpv4(out, ICMP_HEADER_LEN, { id: 0, proto: IPPROTO_TCP, src: q.src, dst: q.dst, totalLength: q.totalLength });
   const tcp = ICMP_HEADER_LEN + IPV4_HEADER_LEN;
   out.writeUInt16BE(q.srcPort, tcp);
   out.writeUInt16BE(q.dstPort, tcp + 2);
   out.writeUInt32BE(q.seq >>> 0, tcp + 4);
+  out.writeUInt32BE((q.ack ?? 0) >>> 0, tcp + 8);
   out[tcp + 12] = 5 << 4;
   out[tcp + 13] = 0x18; // ACK | PSH: a data segment
+  out.writeUInt16BE(0xffff, tcp + 14);
   out.writeUInt16BE(internetChecksum(out), 2);
   return out;
+}
+
+/** "Fragmentation needed" (code 4): the quoted datagram exceeded `nextHopMtu`. */
+export function emitIcmpFragNeeded(q: QuotedTcp, nextHopMtu: number): Buffer {
+  return emitIcmpUnreachable(ICMP_CODE_FRAG_NEEDED, q, nextHopMtu);
 }
