@@ -403,7 +403,11 @@ export class TcpStack implements StackContext, ListenerHost {
   #linger(c: TcpConnection): void {
     const now = this.lastNow();
     const q = this.#closedQueue;
-    while (q.length > 0 && q[0]!.until <= now) this.#closed.delete(q.shift()!.key);
+    while (q.length > 0 && q[0]!.until <= now) {
+      const old = q.shift()!;
+      // The same tuple may have closed again since: its newer entry stays.
+      if (this.#closed.get(old.key) === old) this.#closed.delete(old.key);
+    }
     const e = { key: tupleKey(c.remoteAddr, c.remotePort, c.localAddr, c.localPort), sndMax: c.sndMax, rcvNxt: c.rcvNxt, until: now + CLOSED_LINGER_MS };
     this.#closed.set(e.key, e);
     q.push(e);

@@ -49,6 +49,27 @@ t.test('after a passive close, a late duplicate of the last ACK is dropped silen
   ctx.expect({ flags: 'R', seq: ctx.iss + 2 });
 });
 
+t.test('a tuple closed again keeps its newer linger when the older one expires', async (t) => {
+  const ctx = new Ctx(t, { timeWaitMs: 1 });
+  const passiveClose = (at: number, port: number) => {
+    const c = ctx.established({ mss: 1460, port, at });
+    ctx.send({ flags: 'FA', seq: ctx.cSeq, ack: ctx.iss + 1, srcPort: port }, at);
+    ctx.drain();
+    c.close();
+    ctx.drain();
+    ctx.send({ flags: 'A', seq: ctx.cSeq + 1, ack: ctx.iss + 2, srcPort: port }, at + 1);
+    t.equal(c.state, 'CLOSED');
+  };
+  passiveClose(10, 40000);
+  passiveClose(CLOSED_LINGER_MS / 2, 40000);
+  // Another tuple's close prunes the first entry of 40000, expired by now.
+  const at = 10 + CLOSED_LINGER_MS + 5;
+  passiveClose(at, 40001);
+  ctx.send({ flags: 'A', seq: ctx.cSeq + 1, ack: ctx.iss + 2, srcPort: 40000 }, at + 10);
+  ctx.expectNone('the later close of 40000 still absorbs its late ACK');
+  t.equal(ctx.stack.stats.dropped.afterClose, 1);
+});
+
 t.test('close() from end() sends one FIN+ACK for the peer FIN', async (t) => {
   const ctx = new Ctx(t);
   const c = ctx.established({ mss: 1460 });
