@@ -104,7 +104,7 @@ export const ConfigSchema = z
     backup: HostSchema,
     replication: ReplicationSchema,
     /** How the backup takes over (optional). */
-    takeover: TakeoverSchema.default({ pmtuKick: true }),
+    takeover: TakeoverSchema.prefault({}),
     /** Directory for per-role log files; logs go to stderr when absent. */
     logDir: z.string().min(1, { error: 'must be a non-empty path' }).optional(),
   })

@@ -127,3 +127,12 @@ t.test('rxRingFrames: optional per host, bounded', async (t) => {
   t.throws(() => parseConfig({ ...base, backup: { ...base.backup, rxRingFrames: 10 } }), /backup\.rxRingFrames: must be between 64 and 8192/);
   t.throws(() => parseConfig({ ...base, backup: { ...base.backup, rxRingFrames: 1.5 } }), /backup\.rxRingFrames: must be a whole number/);
 });
+
+t.test('takeover.pmtuKick: true when absent, a boolean when given', async (t) => {
+  const base = JSON.parse(readFileSync(new URL('../../lab/two-hosts.example.json', import.meta.url).pathname, 'utf8')) as Record<string, unknown>;
+  const { takeover: _omit, ...without } = base;
+  t.equal(parseConfig(without).takeover.pmtuKick, true);
+  t.equal(parseConfig({ ...base, takeover: {} }).takeover.pmtuKick, true);
+  t.equal(parseConfig({ ...base, takeover: { pmtuKick: false } }).takeover.pmtuKick, false);
+  t.throws(() => parseConfig({ ...base, takeover: { pmtuKick: 'yes' } }), /takeover\.pmtuKick: must be true or false/);
+});
