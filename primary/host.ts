@@ -98,6 +98,9 @@ export interface HostStats {
   icmpEchoes: number;
   neighborsLearned: number;
   vipConflicts: number;
+  /** Times output was held because this process had not run for longer than the wake
+   *  fence (fenceAfterFreeze). */
+  wakeFences: number;
   drops: Partial<Record<HostDropReason, number>>;
 }
 
@@ -119,6 +122,7 @@ export class VipHost {
     icmpEchoes: 0,
     neighborsLearned: 0,
     vipConflicts: 0,
+    wakeFences: 0,
     drops: {},
   };
   /** Answer ARP and ICMP echo for the VIP. announce() sets it. */
@@ -148,6 +152,12 @@ export class VipHost {
   #timer: unknown;
   /** Deadline the pending timer is armed for; undefined when none is pending. */
   #armedAt: number | undefined;
+  /** The wake fence (fenceAfterFreeze): the longest this process may go without running
+   *  before its output is held, the last time it ran, and whether output is held now. */
+  #fenceMs: number | undefined;
+  #lastRan = 0;
+  #fenced = false;
+  #ticker: unknown;
 
   constructor(o: HostOptions) {
     this.#link = o.link;
@@ -182,6 +192,8 @@ export class VipHost {
     if (this.#started || this.#closed) return;
     this.#started = true;
     this.#link.onFrames((frames) => this.#onFrames(frames));
+    this.#lastRan = this.#now();
+    this.#armTicker();
     this.#armTimer(this.#now());
     log.info({ vip: u32ToIpv4(this.vip), link: this.#link.name, caps: this.#link.caps }, 'host started');
   }
@@ -192,8 +204,39 @@ export class VipHost {
     this.#closed = true;
     this.#cancelImmediate();
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    if (this.#ticker !== undefined) this.#timers.clearTimeout(this.#ticker);
     this.#timer = undefined;
+    this.#ticker = undefined;
     this.#armedAt = undefined;
+  }
+
+  /** The wake fence of a primary that a backup may replace (rule 6). A process frozen
+   *  for longer than the backup's dead time (SIGSTOP, a paused VM, a swap storm) may have
+   *  been declared dead and taken over while it slept. When it wakes, the backup's
+   *  "takeover" (replication link) and gratuitous ARP (service LAN) wait in its receive
+   *  queues, but the event loop runs its expired timers first: a retransmission timer
+   *  would put a segment on the wire behind the backup's, with an older TSval (the
+   *  client counts a PAWS drop) or an older ACK. Measured: lab-pause, 1 run in ~10.
+   *
+   *  So when the host finds that the process has not run for more than `maxGapMs`, it
+   *  holds every outgoing frame (kept in order, as for a refused send) until two check
+   *  phases have passed: the first may still belong to the loop iteration the freeze
+   *  interrupted, the second follows a poll phase that began after the wake, in which
+   *  the replication link (read whole) and the ring's first batch were taken in. If the
+   *  backup took over, one of them silenced us by then and the held frames are dropped;
+   *  otherwise they leave a loop iteration late. A main thread that was merely busy
+   *  (heartbeats come from their own thread, so the backup saw no silence) pays the
+   *  same iteration. A timer every maxGapMs/2 measures the gap even when idle. */
+  fenceAfterFreeze(maxGapMs: number): void {
+    if (!(maxGapMs > 0)) throw new IntactError('ERR_INTACT_CONFIG', `wake fence must be a positive number of ms, not ${maxGapMs}`);
+    this.#fenceMs = maxGapMs;
+    this.#lastRan = this.#now();
+    this.#armTicker();
+  }
+
+  /** Output is held by the wake fence right now. */
+  get fenced(): boolean {
+    return this.#fenced;
   }
 
   /** The stack's wake(): poll soon, at most once per tick however often it is called. */
@@ -298,6 +341,7 @@ export class VipHost {
   #onFrames(frames: readonly RxFrame[]): void {
     if (this.#closed) return;
     const now = this.#now();
+    this.#awake(now);
     this.stats.rxFrames += frames.length;
     const out: TxFrame[] = [];
     for (const f of frames) this.#receive(f, now, out);
@@ -411,6 +455,7 @@ export class VipHost {
   /** Poll the stack once, frame its output, add it to `out`, send, re-arm the timer. */
   #pass(now: number, out: TxFrame[]): void {
     if (this.#closed) return;
+    this.#awake(now);
     // This pass polls anyway; a poll already scheduled for this tick would find nothing.
     this.#cancelImmediate();
     let datagrams: Datagram[] = [];
@@ -459,6 +504,17 @@ export class VipHost {
       this.stats.drops.silenced = (this.stats.drops.silenced ?? 0) + n;
       return;
     }
+    this.#awake(this.#now());
+    if (this.#fenced) {
+      // Held, not sent: #unfence's pass sends them if nobody silenced us meanwhile.
+      const room = TX_BACKLOG_MAX - this.#txBacklog.length;
+      for (let i = 0; i < frames.length && i < room; i++) this.#txBacklog.push(frames[i]!);
+      if (frames.length > room) {
+        const now = this.#now();
+        for (let i = room; i < frames.length; i++) this.#drop('tx-backlog-full', now);
+      }
+      return;
+    }
     const all = this.#txBacklog.length === 0 ? frames : this.#txBacklog.concat(frames);
     this.#txBacklog = [];
     if (all.length === 0) return;
@@ -481,7 +537,8 @@ export class VipHost {
   #armTimer(now: number): void {
     if (this.#closed) return;
     const a = this.#stack.pollAt();
-    const b = this.#txBacklog.length > 0 ? now : this.neighbors.nextDeadline();
+    // While fenced, the backlog waits for #unfence, not for a timer.
+    const b = this.#txBacklog.length > 0 && !this.#fenced ? now : this.neighbors.nextDeadline();
     const at = a === undefined ? b : b === undefined ? a : Math.min(a, b);
     if (at === this.#armedAt) return;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
@@ -497,6 +554,36 @@ export class VipHost {
       this.#armedAt = undefined;
       this.#pass(this.#now(), []);
     }, delay);
+  }
+
+  /** Every way into the host from the event loop passes here: a gap since the last one
+   *  longer than the fence means the process was frozen (fenceAfterFreeze). */
+  #awake(now: number): void {
+    const max = this.#fenceMs;
+    if (max === undefined) return;
+    const gap = now - this.#lastRan;
+    if (now > this.#lastRan) this.#lastRan = now;
+    if (gap <= max || this.#fenced || this.#silenced || this.#closed) return;
+    this.#fenced = true;
+    this.stats.wakeFences++;
+    log.warn({ gapMs: Math.round(gap), fenceMs: max }, 'this process did not run for longer than the wake fence: output held until the backup and the LAN have been heard from');
+    this.#timers.setImmediate(() => this.#timers.setImmediate(() => this.#unfence()));
+  }
+
+  #unfence(): void {
+    this.#fenced = false;
+    if (this.#closed) return;
+    this.#pass(this.#now(), []);
+  }
+
+  #armTicker(): void {
+    if (this.#fenceMs === undefined || !this.#started || this.#closed) return;
+    if (this.#ticker !== undefined) this.#timers.clearTimeout(this.#ticker);
+    this.#ticker = this.#timers.setTimeout(() => {
+      this.#ticker = undefined;
+      this.#awake(this.#now());
+      this.#armTicker();
+    }, this.#fenceMs / 2);
   }
 
   #cancelImmediate(): void {

@@ -21,6 +21,14 @@ const log = logger('protection');
  *  heartbeats say it is alive. */
 const LINK_GRACE_MS = 3000;
 
+/** The longest the primary may go without running before its output is held
+ *  (VipHost.fenceAfterFreeze). A freeze that starts right after a beat can be declared
+ *  a death after the dead time minus one beat interval; half of that leaves room for
+ *  late timers, and a false fence only costs one event-loop iteration. Defaults: 35 ms. */
+export function wakeFenceMs(replication: Config['replication']): number {
+  return Math.max(1, (replication.deadTimeMs - replication.heartbeatIntervalMs) / 2);
+}
+
 export interface ProtectionEvents {
   protected: [];
   unprotected: [reason: string];
@@ -54,6 +62,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
   async start(waitMs = 5000): Promise<boolean> {
     const c = this.config;
     this.runtime.host.onVipConflict((mac) => this.conflict(mac));
+    this.runtime.host.fenceAfterFreeze(wakeFenceMs(c.replication));
     this.heartbeats = new HeartbeatPeer(heartbeatsFor(c, 'primary'));
     this.heartbeats.on('dead', (_at, silentMs) => this.lost(`backup silent on every heartbeat path for ${silentMs.toFixed(0)} ms`));
     this.heartbeats.on('alive', () => log.info('backup heartbeats heard'));
