@@ -97,9 +97,7 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
       if (!store || this.sessions.get(vip) !== sock || store.applied === confirmedUpTo) return;
       confirmedUpTo = store.applied;
       sock.write(encode({ type: MsgType.Confirm, upTo: confirmedUpTo }));
-      // After the CONFIRM, not before: the primary is waiting for it, and telling the
-      // heartbeat thread (a message to another thread, every few ms) costs more than
-      // the rest of a read.
+      // After the CONFIRM, not before: the primary is waiting for it.
       this.emit('activity', vip);
     };
     const confirmAtEndOfTurn = () => {

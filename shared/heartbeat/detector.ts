@@ -47,11 +47,12 @@ export class Detector {
     return this.peerAlive;
   }
 
-  /** A valid beat arrived on `path` at `now`. */
+  /** A valid beat arrived on `path` at `now`. Evidence may come late and out of order
+   *  (the main thread's, read at judgment time): a path's last-heard never goes back. */
   heard(path: string, now: number): Verdict[] {
     const p = this.paths.find((x) => x.name === path);
     if (!p) return [];
-    p.lastHeard = now;
+    if (p.lastHeard === undefined || now > p.lastHeard) p.lastHeard = now;
     const out: Verdict[] = [];
     if (!this.pathUp.get(path)) {
       this.pathUp.set(path, true);

@@ -6,6 +6,7 @@ import { logger } from '../log.js';
 import type { Config } from '../config.js';
 import { toIpv4U32 } from '../wire/addr.js';
 import type { HeartbeatWorkerData, WorkerEvent } from './worker.js';
+import { HeardBoard } from './heard.js';
 
 export type { HeartbeatPath } from './worker.js';
 
@@ -23,27 +24,28 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
   private worker: Worker | undefined;
   private readonly log = logger('heartbeat');
   readonly refusedCount = new Map<string, number>();
-  private lastHeardPost = -Infinity;
+  private readonly board: HeardBoard;
+  private readonly pathIndex: Map<string, number>;
 
   constructor(private readonly data: HeartbeatWorkerData) {
     super();
+    this.board = new HeardBoard(data.paths.length);
+    this.pathIndex = new Map(data.paths.map((p, i) => [p.name, i]));
   }
 
   start(): this {
-    const w = startWorker(new URL('./worker.js', import.meta.url), { workerData: this.data });
+    const w = startWorker(new URL('./worker.js', import.meta.url), { workerData: { ...this.data, heard: this.board.buffer } });
     this.worker = w;
     w.on('message', (e: WorkerEvent) => this.onEvent(e));
     w.on('error', (e) => this.emit('error', e));
     return this;
   }
 
-  /** The main thread saw traffic from the peer on `path`: as good as a beat. Rate-
-   *  limited, so it may be called per packet batch. */
+  /** The main thread saw traffic from the peer on `path`: as good as a beat, once
+   *  beats have shown the peer alive. Cheap (shared memory, heard.ts): call it per batch. */
   heard(path: string): void {
-    const now = performance.now();
-    if (now - this.lastHeardPost < 2) return;
-    this.lastHeardPost = now;
-    this.worker?.postMessage({ cmd: 'heard', path });
+    const i = this.pathIndex.get(path);
+    if (i !== undefined) this.board.mark(i, performance.timeOrigin + performance.now());
   }
 
   /** Stop beating at once (a primary that lost its VIP to another host). */

@@ -5,6 +5,7 @@ import dgram from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Detector, STARTUP_DEAD_MS, STARTUP_MS, type Verdict } from './detector.js';
 import { decodeBeat, encodeBeat, type Role } from './packet.js';
+import { HeardBoard } from './heard.js';
 import { setThreadRealtime } from '../../native/index.js';
 
 export interface HeartbeatPath {
@@ -21,6 +22,8 @@ export interface HeartbeatWorkerData {
   paths: HeartbeatPath[];
   intervalMs: number;
   deadMs: number;
+  /** The HeardBoard's memory (HeartbeatPeer makes it): the main thread's evidence. */
+  heard?: SharedArrayBuffer;
 }
 
 export type WorkerEvent =
@@ -71,20 +74,32 @@ function run(d: HeartbeatWorkerData): void {
   beat();
   setInterval(beat, d.intervalMs);
 
+  // Traffic from the peer seen by the main thread (replication data, confirmations)
+  // is evidence of life as good as a beat, once beats have shown the peer alive: it
+  // may only prolong a life, never start one (the peer's heartbeat thread may not be
+  // running yet, and then it would be declared dead as soon as it goes quiet).
+  const board = d.heard ? new HeardBoard(d.heard) : undefined;
+  const taken = d.paths.map(() => Number.NEGATIVE_INFINITY);
+  const takeBoard = () => {
+    if (!board || !detector.alive) return;
+    for (let i = 0; i < d.paths.length; i++) {
+      const at = board.read(i);
+      if (at === undefined || at <= taken[i]!) continue;
+      taken[i] = at;
+      for (const v of detector.heard(d.paths[i]!.name, at)) post(v);
+    }
+  };
+
   // Judge after the poll phase (setImmediate), so beats that already arrived while
   // this thread was held up are counted before silence is declared.
   const checkEvery = Math.max(1, Math.min(d.intervalMs, d.deadMs / 4));
   setInterval(() => setImmediate(() => {
+    takeBoard();
     for (const v of detector.check(wallNow())) post(v);
   }), checkEvery);
 
-  port.on('message', (m: { cmd: string; path?: string }) => {
+  port.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'silence') silenced = true;
-    // Traffic from the peer seen by the main thread (replication data, confirmations)
-    // is evidence of life as good as a beat, once beats have shown the peer alive: it
-    // may only prolong a life, never start one (the peer's heartbeat thread may not be
-    // running yet, and then it would be declared dead as soon as it goes quiet).
-    else if (m.cmd === 'heard' && m.path && detector.alive) for (const v of detector.heard(m.path, wallNow())) post(v);
   });
   post({ kind: 'info', realtime });
 }

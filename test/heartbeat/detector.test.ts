@@ -68,3 +68,12 @@ t.test('a peer just come alive gets the longer startup dead time', async (t) => 
   e.heard('a', 1500);
   t.ok(e.check(1561).some((v) => v.kind === 'dead'), 'after startup, the normal dead time applies');
 });
+
+t.test('late evidence never moves a path\'s last-heard back', async (t) => {
+  const d = new Detector(['a'], 60);
+  d.heard('a', 100);
+  d.heard('a', 40);
+  t.equal(d.paths[0]!.lastHeard, 100);
+  t.same(d.check(150), [], 'judged from 100, not 40');
+  t.same(d.check(161).map((v) => v.kind), ['path-down', 'dead']);
+});

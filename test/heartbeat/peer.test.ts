@@ -58,3 +58,37 @@ t.test('beats with the wrong key are refused and never make the peer alive', asy
   await new Promise((r) => setTimeout(r, 100));
   t.notOk(alive, 'the primary never believed in a backup it cannot authenticate');
 });
+
+t.test('traffic the main thread saw (heard) keeps a peer alive whose beats stopped, until it stops too', async (t) => {
+  const { primary, backup } = pair(port(), [key, key]);
+  t.teardown(() => Promise.all([primary.close(), backup.close()]));
+  const alive = once(backup, 'alive');
+  backup.start();
+  primary.start();
+  await alive;
+  // Past the detector's start-up window, where the dead time is longer.
+  await new Promise((r) => setTimeout(r, 1100));
+  let dead = false;
+  backup.on('dead', () => { dead = true; });
+  primary.silence();
+  const marking = setInterval(() => backup.heard('replication'), 5);
+  await new Promise((r) => setTimeout(r, 300));
+  clearInterval(marking);
+  t.notOk(dead, 'alive for 300 ms (5x the dead time) on main-thread evidence alone');
+  const stoppedAt = performance.timeOrigin + performance.now();
+  const [, silentMs, lastHeard] = (await once(backup, 'dead')) as [number, number, number];
+  t.ok(silentMs > 60, `dead after the evidence stopped: silent ${silentMs.toFixed(1)} ms`);
+  t.ok(Math.abs(lastHeard - stoppedAt) < 20, `last heard is the last mark's time (${(lastHeard - stoppedAt).toFixed(1)} ms from it)`);
+});
+
+t.test('heard() alone never makes a peer alive (it may only prolong a life beats began)', async (t) => {
+  const { primary } = pair(port(), [key, key]);
+  t.teardown(() => primary.close());
+  let alive = false;
+  primary.on('alive', () => { alive = true; });
+  primary.start();
+  const marking = setInterval(() => primary.heard('replication'), 5);
+  await new Promise((r) => setTimeout(r, 200));
+  clearInterval(marking);
+  t.notOk(alive);
+});
