@@ -39,6 +39,24 @@ export interface UpOptions extends PlanOptions {
   /** Turn off TX checksum offload (and so TSO/GSO) on the clients' service interfaces:
    *  their kernels then send MSS-sized frames with filled-in checksums. */
   txCsumOff?: boolean;
+  /** Settings merged over the lab's config (objects merged key by key, anything else
+   *  replaced), validated like any config: `intact scenario --set` uses it for A/B runs
+   *  of one setting. */
+  config?: ConfigPatch;
+}
+
+/** Part of a config file's JSON, merged over another (mergeConfig). */
+export type ConfigPatch = { [key: string]: unknown };
+
+/** `patch` merged over `base`: objects key by key, other values replaced. */
+export function mergeConfig<T extends object>(base: T, patch: ConfigPatch): T {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(patch)) {
+    const b = out[k];
+    const isObj = (x: unknown): x is ConfigPatch => typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[k] = isObj(v) && isObj(b) ? mergeConfig(b, v) : v;
+  }
+  return out as T;
 }
 
 /** A lab that is up: its plan plus nothing else to remember (state lives in the kernel). */
@@ -130,7 +148,7 @@ async function configureAddress(netns: string, ifname: string, cidr: string): Pr
   await run('ip', ['-n', netns, 'link', 'set', ifname, 'up']);
 }
 
-function writeLabConfig(plan: LabPlan): void {
+function writeLabConfig(plan: LabPlan, patch: ConfigPatch = {}): void {
   mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
   const path = plan.configs.primary;
   // Keep the key of an earlier `up`: programs already running with it stay in step.
@@ -142,7 +160,7 @@ function writeLabConfig(plan: LabPlan): void {
       // unreadable: write a fresh one
     }
   }
-  const cfg: ConfigInput = {
+  const labDefaults: ConfigInput = {
     vip: VIP,
     servicePrefixLength: SERVICE_PREFIX_LENGTH,
     primary: {
@@ -160,6 +178,7 @@ function writeLabConfig(plan: LabPlan): void {
     replication: { port: REPLICATION_PORT, key, heartbeatIntervalMs: 10, deadTimeMs: 80, storeBytesPerConnection: 4 * 1024 * 1024 },
     logDir: join(plan.stateDir, 'logs'),
   };
+  const cfg = mergeConfig(labDefaults, patch);
   parseConfig(cfg, path); // the lab must never write a config its own programs refuse
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
@@ -206,7 +225,7 @@ export async function labUp(opts: UpOptions = {}): Promise<Lab> {
   await configureAddress(primary.netns, REPLICATION_IF, pRep.cidr!);
   await configureAddress(backup.netns, REPLICATION_IF, bRep.cidr!);
 
-  writeLabConfig(plan);
+  writeLabConfig(plan, opts.config);
   await waitOperUp(plan);
   return plan;
 }

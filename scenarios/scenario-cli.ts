@@ -1,11 +1,35 @@
 // `intact scenario <name> [--quick] [--json] [--out <dir>]`: the commander layer over
 // scenarios/scenario.ts. Progress goes to stderr; stdout carries the result: a short
 // human summary, or with --json the summary as one JSON object.
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { positiveInt, prefixArg } from '../cli/options.js';
+import type { ConfigPatch } from '../lab/topology.js';
 import { findScenario, runScenario, scenarioNames } from './experiments/index.js';
 
-
+/** `--set takeover.warmup=false`: one config setting for the lab, added to `acc`. The
+ *  value is JSON when it parses as JSON (numbers, booleans, quoted strings), else the
+ *  text itself. Exported for tests. */
+export function configSetting(text: string, acc: ConfigPatch = {}): ConfigPatch {
+  const eq = text.indexOf('=');
+  const path = eq > 0 ? text.slice(0, eq).split('.') : [];
+  if (path.length === 0 || path.some((k) => !/^[A-Za-z][A-Za-z0-9]*$/.test(k))) {
+    throw new InvalidArgumentError(`expected <key.path>=<value>, e.g. takeover.warmup=false (got "${text}")`);
+  }
+  const raw = text.slice(eq + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    // plain text
+  }
+  let node = acc;
+  for (const k of path.slice(0, -1)) {
+    const next = node[k];
+    node = node[k] = typeof next === 'object' && next !== null && !Array.isArray(next) ? (next as ConfigPatch) : {};
+  }
+  node[path.at(-1)!] = value;
+  return acc;
+}
 
 interface ScenarioCliOptions {
   quick?: boolean;
@@ -14,6 +38,20 @@ interface ScenarioCliOptions {
   runs?: number;
   prefix?: string;
   list?: boolean;
+  set?: ConfigPatch;
+  levels?: number[];
+}
+
+/** `--levels 1000,10000`: positive whole numbers, each once, in the order given. */
+export function levelList(text: string): number[] {
+  const xs = text.split(',').map((x) => x.trim());
+  const out: number[] = [];
+  for (const x of xs) {
+    const n = Number(x);
+    if (x === '' || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected positive whole numbers separated by commas (got "${text}")`);
+    if (!out.includes(n)) out.push(n);
+  }
+  return out;
 }
 
 export function registerScenario(program: Command): void {
@@ -26,6 +64,8 @@ export function registerScenario(program: Command): void {
     .option('--out <dir>', 'output directory (default results/<name>-<timestamp>/)')
     .option('--runs <n>', 'repetitions per level (default: the scenario\'s; 10 for the takeover scenarios)', positiveInt)
     .option('--prefix <prefix>', 'lab prefix (default: a fresh unique one)', prefixArg)
+    .option('--set <key=value>', 'a config setting for the lab, repeatable (e.g. takeover.warmup=false, backup.rxRingFrames=256): A/B runs of one setting; validated like a config file', (v, acc: ConfigPatch) => configSetting(v, acc), undefined)
+    .option('--levels <n,...>', 'only these levels, for scenarios that have them (takeover-vs-connections: connection counts)', levelList)
     .option('--list', 'list the scenarios and exit')
     .action(async (name: string | undefined, opts: ScenarioCliOptions) => {
       if (opts.list || !name) {
@@ -37,7 +77,7 @@ export function registerScenario(program: Command): void {
         return;
       }
       findScenario(name); // an unknown name fails before any lab is built
-      const { summary } = await runScenario(name, { quick: opts.quick, runs: opts.runs, out: opts.out, prefix: opts.prefix });
+      const { summary } = await runScenario(name, { quick: opts.quick, runs: opts.runs, out: opts.out, prefix: opts.prefix, config: opts.set, levels: opts.levels });
       if (opts.json) {
         process.stdout.write(JSON.stringify(summary) + '\n');
       } else {

@@ -14,6 +14,7 @@ import { formatReport, type ComparisonRow, type Table } from './report.js';
 import { thesisResults } from './thesis.js';
 import { createProgress, type Progress, type ProgressOptions } from './lib/progress.js';
 import { IntactError } from '../shared/errors.js';
+import type { ConfigPatch } from '../lab/topology.js';
 
 export type { Sample } from './csv.js';
 
@@ -26,6 +27,10 @@ export interface ScenarioOptions {
   out?: string;
   /** Lab prefix (default a fresh unique one). */
   prefix?: string;
+  /** Settings merged over the lab's config (`--set`). */
+  config?: ConfigPatch;
+  /** Only these levels (`--levels`), for a scenario that has levels (ScenarioDefinition.levels). */
+  levels?: number[];
   /** Progress on stderr; `silent` for tests. */
   progress?: ProgressOptions;
 }
@@ -35,6 +40,10 @@ export interface ScenarioContext {
   readonly quick: boolean;
   readonly runs: number | undefined;
   readonly prefix: string | undefined;
+  /** Settings merged over the lab's config (`--set`): pass to withLab. */
+  readonly config: ConfigPatch | undefined;
+  /** The levels asked for (`--levels`); undefined: the scenario's own. */
+  readonly levels: number[] | undefined;
   readonly outDir: string;
   /** Where programs' logs go (outDir/logs). */
   readonly logDir: string;
@@ -60,7 +69,10 @@ export interface ScenarioDefinition {
   thesisRef: string;
   description: string;
   /** Progress steps for these options (the bar's total). */
-  steps(o: { quick: boolean; runs?: number }): number;
+  steps(o: { quick: boolean; runs?: number; levels?: number[] }): number;
+  /** What `--levels` chooses in this scenario ("connection counts"); absent: it has no
+   *  levels to choose, and `--levels` is refused. */
+  levels?: string;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
@@ -113,8 +125,16 @@ export function commandLine(name: string, o: ScenarioOptions): string {
   const parts = ['intact', 'scenario', name];
   if (o.quick) parts.push('--quick');
   if (o.runs !== undefined) parts.push('--runs', String(o.runs));
+  if (o.levels !== undefined) parts.push('--levels', o.levels.join(','));
   if (o.out !== undefined) parts.push('--out', o.out);
+  for (const [path, value] of flattenPatch(o.config ?? {})) parts.push('--set', `${path}=${JSON.stringify(value)}`);
   return parts.join(' ');
+}
+
+/** [["takeover.warmup", false], ...] from { takeover: { warmup: false } }. */
+function flattenPatch(p: ConfigPatch, at = ''): Array<[string, unknown]> {
+  return Object.entries(p).flatMap(([k, v]) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? flattenPatch(v as ConfigPatch, `${at}${k}.`) : [[`${at}${k}`, v] as [string, unknown]]);
 }
 
 export interface WrittenRun {
@@ -180,15 +200,18 @@ export async function writeOutputs(
  *  failure is in summary.errors and ok is false. */
 export async function runScenario(name: string, o: ScenarioOptions = {}): Promise<WrittenRun> {
   const def = findScenario(name);
+  if (o.levels !== undefined && def.levels === undefined) {
+    throw new IntactError('ERR_INTACT_USAGE', `scenario ${name} has no levels to choose: --levels applies to ${scenarioNames().filter((n) => findScenario(n).levels).join(', ')}`);
+  }
   const quick = o.quick ?? false;
   const started = new Date();
   const outDir = resolve(o.out ?? join('results', `${name}-${timestamp(started)}`));
   const logDir = join(outDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const progress = createProgress(def.steps({ quick, runs: o.runs }), o.progress);
+  const progress = createProgress(def.steps({ quick, runs: o.runs, levels: o.levels }), o.progress);
   let result: ScenarioResult;
   try {
-    result = await def.run({ name, quick, runs: o.runs, prefix: o.prefix, outDir, logDir, progress });
+    result = await def.run({ name, quick, runs: o.runs, prefix: o.prefix, config: o.config, levels: o.levels, outDir, logDir, progress });
   } catch (e) {
     result = {
       ok: false, samples: [], summary: {}, table: { columns: [], rows: [] }, comparison: [],

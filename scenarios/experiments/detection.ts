@@ -205,7 +205,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const busySeconds = ctx.quick ? QUICK_BUSY_S : FULL_BUSY_S;
   const samples: Sample[] = [];
   const errors: string[] = [];
-  await withLab({ prefix: ctx.prefix ?? uniquePrefix('intact-s') }, async (lab) => {
+  await withLab({ prefix: ctx.prefix ?? uniquePrefix('intact-s'), config: ctx.config }, async (lab) => {
     const configs = new Map(SETTINGS.map((s) => [settingLabel(s), configVariant(lab, s, ctx.outDir)]));
     for (let r = 1; r <= runs; r++) {
       for (const s of SETTINGS) {

@@ -419,7 +419,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const outages = outagesOf(ctx.quick);
   const plans = kickPlan(runs, outages);
   let measured: Measured | undefined;
-  await withLab({ prefix: ctx.prefix ?? uniquePrefix('intact-s') }, async (lab) => {
+  await withLab({ prefix: ctx.prefix ?? uniquePrefix('intact-s'), config: ctx.config }, async (lab) => {
     measured = await measure(lab, plans, ctx);
   });
   const m = measured!;

@@ -165,7 +165,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const exchangeLines: string[] = ['workload,request,reply,mode,run,exchange,us'];
   const rtts: LinkRtt[] = [];
   ctx.progress.step(`lab up (${prefix})`);
-  await withLab({ prefix }, async (labUp: Lab) => {
+  await withLab({ prefix, config: ctx.config }, async (labUp: Lab) => {
     const lab = labWithDeadTime(labUp, ctx.logDir, SCENARIO_DEAD_TIME_MS);
     // The yardstick drifts with the machine's load as much as the figures do: measured
     // before every workload (quick: before the first) and once at the end; the target

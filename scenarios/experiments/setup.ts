@@ -138,7 +138,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const errors: string[] = [];
   const failures = new Map<string, number>();
   ctx.progress.step(`lab up (${prefix})`);
-  await withLab({ prefix }, async (labUp: Lab) => {
+  await withLab({ prefix, config: ctx.config }, async (labUp: Lab) => {
     const lab = labWithDeadTime(labUp, ctx.logDir, SCENARIO_DEAD_TIME_MS);
     for (const backlog of BACKLOGS) {
       for (const mode of MODES) {

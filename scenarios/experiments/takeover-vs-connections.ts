@@ -29,8 +29,8 @@ const QUICK_RUNS = 1;
  *  kill, one more attempt with these: the takeover steps do not depend on them. */
 const RELAXED = { heartbeatIntervalMs: 50, deadTimeMs: 1000 };
 
-function plan(o: { quick: boolean; runs?: number }): Array<{ connections: number; runs: number }> {
-  const levels = o.quick ? QUICK_CONNECTION_LEVELS : CONNECTION_LEVELS;
+function plan(o: { quick: boolean; runs?: number; levels?: readonly number[] }): Array<{ connections: number; runs: number }> {
+  const levels = o.levels ?? (o.quick ? QUICK_CONNECTION_LEVELS : CONNECTION_LEVELS);
   return levels.map((connections) => ({
     connections,
     runs: o.runs ?? (o.quick ? QUICK_RUNS : connections >= 10_000 ? FULL_RUNS_10K : FULL_RUNS),
@@ -51,7 +51,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const samples: Sample[] = [];
   const errors: string[] = [];
   const maxRuns = Math.max(...levels.map((l) => l.runs));
-  await withLab({ prefix: ctx.prefix ?? uniquePrefix('intact-s') }, async (lab) => {
+  await withLab({ prefix: ctx.prefix ?? uniquePrefix('intact-s'), config: ctx.config }, async (lab) => {
     const relaxed = { config: heartbeatConfig(lab, RELAXED.heartbeatIntervalMs, RELAXED.deadTimeMs, ctx.outDir), heartbeat: `${RELAXED.heartbeatIntervalMs}/${RELAXED.deadTimeMs}` };
     for (let r = 1; r <= maxRuns; r++) {
       for (const { connections, runs } of levels) {
@@ -162,5 +162,6 @@ export const takeoverVsConnections = defineScenario({
     'Many connections, 10 KB pending on each, when the primary is killed with SIGKILL: failure detection, each takeover step, ' +
     'the client-visible stall, the time until every connection answers again, and the backup\'s memory per connection.',
   steps: (o) => plan(o).reduce((a, l) => a + l.runs, 0),
+  levels: 'connection counts',
   run,
 });

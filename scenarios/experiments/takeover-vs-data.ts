@@ -40,7 +40,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const runs = runsOf(ctx);
   const samples: Sample[] = [];
   const errors: string[] = [];
-  await withLab({ prefix: ctx.prefix ?? uniquePrefix('intact-s') }, async (lab) => {
+  await withLab({ prefix: ctx.prefix ?? uniquePrefix('intact-s'), config: ctx.config }, async (lab) => {
     // Interleaved (level by level inside each round): a drift of the machine over the
     // run spreads over all levels instead of biasing one.
     for (let r = 1; r <= runs; r++) {

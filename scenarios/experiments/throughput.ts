@@ -89,7 +89,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const retries: string[] = [];
   const timeoutMs = 60_000 + Math.ceil(bytes / 2e6) * 1000; // a floor of 2 MB/s
   ctx.progress.step(`lab up (${prefix})`);
-  await withLab({ prefix }, async (labUp: Lab) => {
+  await withLab({ prefix, config: ctx.config }, async (labUp: Lab) => {
     const lab = labWithDeadTime(labUp, ctx.logDir, SCENARIO_DEAD_TIME_MS);
     for (let i = 1; i <= runs; i++) {
       for (const d of DIRECTIONS) {

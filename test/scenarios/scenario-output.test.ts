@@ -10,6 +10,8 @@ import { lineChart, renderSvg } from '../../scenarios/chart.js';
 import { defineScenario, runScenario, findScenario, commandLine, timestamp } from '../../scenarios/scenario.js';
 import { levelFigures, bytesLabel, medP95 } from '../../scenarios/experiments/figures.js';
 import { machine } from '../../scenarios/machine.js';
+import { configSetting, levelList } from '../../scenarios/scenario-cli.js';
+import { mergeConfig } from '../../lab/topology.js';
 import { thesisResults } from '../../scenarios/thesis.js';
 
 t.test('CSV: header is the union of keys in first-seen order', async (t) => {
@@ -69,6 +71,31 @@ t.test('thesis figures are read from the copy in the project, source kept', asyn
 t.test('names: timestamp is file-safe, the command line reproduces the options', async (t) => {
   t.equal(timestamp(new Date('2025-01-31T12:00:05.123Z')), '2025-01-31T12-00-05');
   t.equal(commandLine('x', { quick: true, runs: 3 }), 'intact scenario x --quick --runs 3');
+  t.equal(commandLine('x', { config: { takeover: { warmup: false }, backup: { rxRingFrames: 256 } } }),
+    'intact scenario x --set takeover.warmup=false --set backup.rxRingFrames=256');
+});
+
+t.test('--set: dotted paths become one nested patch; values are JSON when they parse', async (t) => {
+  let p = configSetting('takeover.warmup=false');
+  p = configSetting('backup.rxRingFrames=256', p);
+  p = configSetting('takeover.pmtuKick=true', p);
+  p = configSetting('logDir=/tmp/x', p);
+  t.same(p, { takeover: { warmup: false, pmtuKick: true }, backup: { rxRingFrames: 256 }, logDir: '/tmp/x' });
+  for (const bad of ['warmup', '=1', 'a..b=1', 'a.=1', '__proto__.x=1']) t.throws(() => configSetting(bad), /expected <key\.path>=<value>/, bad);
+});
+
+t.test('--levels: positive whole numbers, duplicates dropped; a scenario without levels refuses them', async (t) => {
+  t.same(levelList('1000, 10000,1000'), [1000, 10000]);
+  for (const bad of ['', '0', '1.5', 'a', '10,,20', '-3']) t.throws(() => levelList(bad), /positive whole numbers/, bad);
+  t.equal(commandLine('x', { levels: [1000, 10000] }), 'intact scenario x --levels 1000,10000');
+  await t.rejects(runScenario('overhead-rr', { levels: [5], progress: { silent: true } }), { code: 'ERR_INTACT_USAGE', message: /takeover-vs-connections/ });
+});
+
+t.test('mergeConfig: objects merged key by key, other values replaced, the base untouched', async (t) => {
+  const base = { replication: { port: 1, key: 'k' }, takeover: { pmtuKick: true }, list: [1] };
+  const merged = mergeConfig(base, { replication: { port: 2 }, list: [2], takeover: { warmup: false } });
+  t.same(merged, { replication: { port: 2, key: 'k' }, takeover: { pmtuKick: true, warmup: false }, list: [2] });
+  t.same(base, { replication: { port: 1, key: 'k' }, takeover: { pmtuKick: true }, list: [1] });
 });
 
 t.test('runner: writes every file and a summary of a scenario', async (t) => {
