@@ -48,10 +48,9 @@ class StreamBuffer {
     this.basePos = pos;
   }
 
-  /** The held bytes as one buffer (rebuild only). */
+  /** The held bytes as one buffer: for reading what the store holds (tests, tools).
+   *  The rebuild takes heldChunks() instead, which copies nothing. */
   contents(): Buffer {
-    // One chunk (the common case: one message's data) is handed over as it is: the
-    // rebuilt connection owns it from then on, and the store is done with it.
     if (this.chunks.length === 1) return this.chunks[0];
     return Buffer.concat(this.chunks, this.bytes);
   }

@@ -18,8 +18,8 @@ import { thesisResults } from '../thesis.js';
 import { runScenarioClient } from '../lib/programs.js';
 import { REPO_ROOT } from '../lib/repo.js';
 import { summarize, round } from '../lib/stats.js';
-import { events, flushClientNeighbours, lastEvent, sleep, startPair, steadyState, wall } from './pair.js';
-import { heartbeatConfig, lostBeforeKill, PENDING_APP } from './takeover-run.js';
+import { events, flushClientNeighbours, killInSteadyState, lastEvent, lostBeforeKill, sleep, startPair, wall } from './pair.js';
+import { heartbeatConfig, PENDING_APP } from './takeover-run.js';
 
 export interface Setting {
   heartbeatIntervalMs: number;
@@ -90,15 +90,13 @@ async function detectOnce(lab: LabPlan, s: Setting, config: string, run: number,
   const pair = await startPair(lab, { app: PENDING_APP, config, logDir, tag });
   try {
     // The kill must land in a steady state: past the detector's start-up window.
-    await steadyState(pair);
-    const lost = lostBeforeKill(pair.backup, pair.primary);
-    if (lost) {
+    const kill = await killInSteadyState(pair);
+    if ('spurious' in kill) {
       sample.spurious = true;
-      sample.error = `spurious failure detection before the kill (${lost})`;
+      sample.error = kill.spurious;
       return sample;
     }
-    const killAt = wall();
-    process.kill(pair.primary.pid, 'SIGKILL');
+    const { killAt } = kill;
     await pair.backup.waitForLine(/"event":"takeover"/, 30_000);
     const dead = lastEvent(pair.backup, 'primary-dead');
     const tk = lastEvent(pair.backup, 'takeover');

@@ -288,7 +288,9 @@ export interface CellFigure {
   request: number;
   outageMs: number;
   variant: KickVariant;
+  /** Runs that succeeded (the figures are theirs) of `runs` planned. */
   n: number;
+  runs: number;
   /** Kick → resend. */
   medianMs: number;
   p95Ms: number;
@@ -325,7 +327,7 @@ export function cellFigures(samples: readonly Sample[], outages: readonly number
         for (const s of ok) mechanisms[String(s.mechanism)] = (mechanisms[String(s.mechanism)] ?? 0) + 1;
         const sum = (k: string) => at.filter((s) => s.variant === variant).reduce((a, s) => a + Number(s[k] ?? 0), 0);
         out.push({
-          request, outageMs, variant, n: ok.length, medianMs: round(st.median, 2), p95Ms: round(st.p95, 2),
+          request, outageMs, variant, n: ok.length, runs: at.filter((s) => s.variant === variant).length, medianMs: round(st.median, 2), p95Ms: round(st.p95, 2),
           dropMedianMs: round(dropMed(variant), 2),
           dropP95Ms: round(summarize(ok.map((s) => Number(s.dropToResendMs))).p95, 2), gainMs: round(base - dropMed(variant), 2),
           stallMedianMs: round(summarize(ok.map((s) => Number(s.clientStallMs)).filter((x) => Number.isFinite(x) && x > 0)).median, 2), immediate: ms.filter((x) => x < IMMEDIATE_MS).length, mechanisms,
@@ -358,8 +360,25 @@ export interface Verdict {
   works: Array<{ request: number; outageMs: number; gainMs: number; dropMedianMs: number; noneDropMedianMs: number }>;
   /** Cases where it is slower than none by as much as "works" asks it to be faster. */
   harms: Array<{ request: number; outageMs: number; gainMs: number }>;
+  /** Cases where every run of it failed (nothing to compare): counted against it. */
+  failed: Array<{ request: number; outageMs: number; runs: number }>;
   /** It moved TcpExtTCPChallengeACK or TcpExtPAWSEstab: the client judged it invalid. */
   rejected: boolean;
+  /** Why intact must not adopt it whatever it measures (NOT_ADOPTABLE); absent: it may. */
+  notAdoptable?: string;
+}
+
+/** Kicks measured for the record that intact must not adopt, whatever they measure. */
+export const NOT_ADOPTABLE: Partial<Record<KickVariant, string>> = {
+  'window-update': 'its growing windows are taken back by the next ordinary ACK: a window that shrinks after the move (DESIGN pitfall; RFC 9293 3.8.6: a receiver should not shrink the window)',
+  'zero-window': 'a zero window after an open one shrinks the window offered (DESIGN pitfall; RFC 9293 3.8.6)',
+  'dupack3-tsecr': 'it echoes the newest TSval the client sent, which a backup does not hold after a takeover (the replica has TS.Recent as of the last update)',
+};
+
+/** A verdict intact could adopt: works somewhere, harms nowhere, never judged invalid,
+ *  no case where every run failed, and not ruled out (NOT_ADOPTABLE). */
+export function adoptable(v: Verdict): boolean {
+  return v.works.length > 0 && v.harms.length === 0 && v.failed.length === 0 && !v.rejected && v.notAdoptable === undefined;
 }
 
 export function verdicts(cells: readonly CellFigure[]): Verdict[] {
@@ -374,7 +393,9 @@ export function verdicts(cells: readonly CellFigure[]): Verdict[] {
         const n = none(c);
         return n !== undefined && -c.gainMs >= Math.max(WORKS_MIN_GAIN_MS, WORKS_MIN_GAIN_SHARE * n.dropMedianMs);
       }).map((c) => ({ request: c.request, outageMs: c.outageMs, gainMs: c.gainMs })),
+      failed: cells.filter((c) => c.variant === variant && c.n === 0 && c.runs > 0).map((c) => ({ request: c.request, outageMs: c.outageMs, runs: c.runs })),
       rejected: at.some((c) => c.challengeAcks > 0 || c.pawsEstab > 0),
+      ...(NOT_ADOPTABLE[variant] ? { notAdoptable: NOT_ADOPTABLE[variant] } : {}),
     };
   });
 }
@@ -411,7 +432,9 @@ function verdictLine(v: Verdict): string {
     ? `works for ${v.works.map((w) => `${requestLabel(w.request)} after ${w.outageMs} ms (resend ${fmt(w.dropMedianMs)} ms after the drop instead of ${fmt(w.noneDropMedianMs)}: ${fmt(w.gainMs)} ms sooner)`).join('; ')}`
     : 'never made the client resend sooner than its own timers';
   const harms = v.harms.length ? `; slower than none for ${v.harms.map((h) => `${requestLabel(h.request)} after ${h.outageMs} ms (${fmt(-h.gainMs)} ms)`).join('; ')}` : '';
-  return `${v.variant}: ${works}${harms}${v.rejected ? '; the client counted it as invalid (ChallengeACK or PAWSEstab moved)' : ''}.`;
+  const failed = v.failed.length ? `; every run failed for ${v.failed.map((f) => `${requestLabel(f.request)} after ${f.outageMs} ms (${f.runs} runs)`).join('; ')}` : '';
+  const ruledOut = v.notAdoptable ? `; not for adoption: ${v.notAdoptable}` : '';
+  return `${v.variant}: ${works}${harms}${failed}${v.rejected ? '; the client counted it as invalid (ChallengeACK or PAWSEstab moved)' : ''}${ruledOut}.`;
 }
 
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
@@ -431,7 +454,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
 
   const cells = cellFigures(samples, outages);
   const verdict = verdicts(cells);
-  const working = verdict.filter((v) => v.works.length > 0 && v.harms.length === 0 && !v.rejected);
+  const working = verdict.filter(adoptable);
   const table: Table = {
     columns: ['dropped request', 'outage ms', 'kick', 'ok runs', 'kick → resend ms median', 'p95', `resent < ${IMMEDIATE_MS} ms after the kick`, 'drop → resend ms median', 'gain vs none ms', 'client stall ms median', 'how the client resent', 'TLPs', 'RetransSegs', 'ChallengeACK', 'PAWSEstab'],
     align: ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'r'],

@@ -47,6 +47,27 @@ export async function steadyState(pair: Pair): Promise<void> {
   if (wait > 0) await sleep(wait);
 }
 
+/** A side already declared the other lost, before any kill: why (or undefined). */
+export function lostBeforeKill(backup: ManagedProcess, primary: ManagedProcess): string | undefined {
+  if (!primary.running) return 'the primary exited by itself';
+  const e = events(backup).find((x) => x.event === 'primary-dead' || x.event === 'session-end' || x.event === 'takeover');
+  if (e) return `backup: "${e.event}" while the primary was alive`;
+  if (/BACKUP LOST|NO BACKUP|VIP moved/.test(primary.tail())) return 'primary: lost the backup while both were alive';
+  return undefined;
+}
+
+/** Every kill of a takeover measurement: wait for the steady state, refuse to kill a
+ *  pair in which a side already declared the other lost (a spurious detection, not a
+ *  failover), else SIGKILL the primary and return the wall-clock time of the syscall. */
+export async function killInSteadyState(pair: Pair): Promise<{ killAt: number } | { spurious: string }> {
+  await steadyState(pair);
+  const lost = lostBeforeKill(pair.backup, pair.primary);
+  if (lost) return { spurious: `spurious failure detection before the kill (${lost})` };
+  const killAt = wall();
+  process.kill(pair.primary.pid, 'SIGKILL');
+  return { killAt };
+}
+
 export async function startPair(lab: LabPlan, o: PairOptions): Promise<Pair> {
   const args = ['--config', o.config ?? lab.configs.primary, '--app', o.app];
   for (const [k, v] of Object.entries(o.appOpts ?? {})) args.push('--app-opt', `${k}=${v}`);

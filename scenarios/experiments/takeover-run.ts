@@ -15,7 +15,7 @@ import { findNode, VIP, type LabPlan } from '../../lab/plan.js';
 import { killNetnsSync } from '../../lab/netns.js';
 import { startProcess, type ManagedProcess } from '../lib/process.js';
 import { tsxArgv, REPO_ROOT } from '../lib/repo.js';
-import { childEnv, clientCounters, events, flushClientNeighbours, lastEvent, moved, sleep, startPair, steadyState, wall, type EventLine } from './pair.js';
+import { childEnv, clientCounters, events, flushClientNeighbours, killInSteadyState, lastEvent, lostBeforeKill, moved, sleep, startPair, wall, type EventLine } from './pair.js';
 
 export const PENDING_APP = join(REPO_ROOT, 'scenarios/apps/pending.ts');
 export const PENDING_PORT = 5001;
@@ -84,14 +84,6 @@ export interface TakeoverSample {
 }
 
 /** Signs, before the kill, that the pair already declared each other dead. */
-export function lostBeforeKill(backup: ManagedProcess, primary: ManagedProcess): string | undefined {
-  if (!primary.running) return 'the primary exited by itself';
-  const e = events(backup).find((x) => x.event === 'primary-dead' || x.event === 'session-end' || x.event === 'takeover');
-  if (e) return `backup: "${e.event}" while the primary was alive`;
-  if (/BACKUP LOST|NO BACKUP|VIP moved/.test(primary.tail())) return 'primary: lost the backup while both were alive';
-  return undefined;
-}
-
 async function memory(backup: ManagedProcess, seq: number): Promise<EventLine> {
   process.kill(backup.pid, 'SIGUSR2');
   const line = await backup.waitForLine(new RegExp(`"event":"memory","seq":${seq},`), 30_000);
@@ -139,15 +131,13 @@ export async function takeoverRun(lab: LabPlan, o: TakeoverRunOptions): Promise<
     // Witness probes answered by the primary first, so the stall has a "before".
     await client.waitForLine(/^probing/, 30_000);
     await sleep(20);
-    await steadyState(pair);
-    const lost = lostBeforeKill(pair.backup, pair.primary);
-    if (lost) {
+    const kill = await killInSteadyState(pair);
+    if ('spurious' in kill) {
       sample.spurious = true;
-      sample.error = `spurious failure detection before the kill (${lost})`;
+      sample.error = kill.spurious;
       return sample;
     }
-    const killAt = wall();
-    process.kill(pair.primary.pid, 'SIGKILL');
+    const { killAt } = kill;
     killed = true;
     // When the kernel reported it dead (plus this loop's latency): on a loaded machine a
     // SIGKILL can land tens of ms after the syscall (a task in uninterruptible sleep).

@@ -81,10 +81,11 @@ export interface TcbSnapshot {
   /** Send queue: the bytes from the first unacknowledged data byte on (sent or not),
    *  as one buffer or as the chunks that hold them in order. A replica hands over the
    *  chunks it received as they are: at takeover, gathering 10 KB per connection into
-   *  one buffer cost more than everything else in the rebuild. */
+   *  one buffer cost more than everything else in the rebuild. Its `.length` counts
+   *  bytes or chunks by form: queueBytes() counts bytes either way. */
   sendQueue: Buffer | readonly Buffer[];
   /** Receive queue: in-order bytes not yet consumed by the application (one buffer or
-   *  chunks, as sendQueue). */
+   *  chunks, as sendQueue). Its `.length` counts bytes or chunks by form: queueBytes(). */
   recvQueue: Buffer | readonly Buffer[];
   /** Out-of-order bytes held beyond rcvNxt. */
   ooo: Array<{ seq: number; data: Buffer }>;
@@ -103,4 +104,12 @@ export interface TcbSnapshot {
   noDelay: boolean;
   keepAlive: boolean;
   keepAliveIdleMs: number;
+}
+
+/** The bytes a snapshot queue holds, whichever form it has (one buffer or chunks). */
+export function queueBytes(q: Uint8Array | readonly Uint8Array[]): number {
+  if (q instanceof Uint8Array) return q.length;
+  let n = 0;
+  for (const b of q) n += b.length;
+  return n;
 }

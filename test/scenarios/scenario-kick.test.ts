@@ -11,7 +11,7 @@ import { listNetns } from '../../lab/topology.js';
 import { uniquePrefix } from '../../lab/plan.js';
 import { runScenario } from '../../scenarios/experiments/index.js';
 import {
-  IMMEDIATE_MS, QUICK_OUTAGES, REQUESTS, VARIANTS, kickPlan, mechanismOf, readNetnsCounters, segmentsOf, verdicts, type CellFigure,
+  IMMEDIATE_MS, QUICK_OUTAGES, REQUESTS, VARIANTS, kickPlan, mechanismOf, readNetnsCounters, segmentsOf, adoptable, verdicts, type CellFigure,
 } from '../../scenarios/experiments/kick.js';
 import { checkFiles } from './scenario-helpers.js';
 import { rootOnly } from '../helpers/root.js';
@@ -52,7 +52,7 @@ t.test('readNetnsCounters reads this namespace\'s counters by nstat\'s names', a
 
 t.test('verdicts: sooner beyond the jitter works; slower harms; a challenge ACK rejects', async (t) => {
   const cell = (variant: CellFigure['variant'], o: Partial<CellFigure>): CellFigure => ({
-    request: 100, outageMs: 100, variant, n: 4, medianMs: 100, p95Ms: 110, dropMedianMs: 200, dropP95Ms: 220, gainMs: 0,
+    request: 100, outageMs: 100, variant, n: 4, runs: 4, medianMs: 100, p95Ms: 110, dropMedianMs: 200, dropP95Ms: 220, gainMs: 0,
     stallMedianMs: 201, immediate: 0, mechanisms: {}, lossProbes: 4, retransSegs: 4, challengeAcks: 0, pawsEstab: 0, ...o,
   });
   const v = verdicts([
@@ -70,6 +70,30 @@ t.test('verdicts: sooner beyond the jitter works; slower harms; a challenge ACK 
   t.equal(of('icmp-frag').works[0]!.noneDropMedianMs, 200);
   t.equal(of('probe').harms.length, 1);
   t.equal(of('old-data').rejected, true);
+  t.equal(adoptable(of('icmp-frag')), true);
+  for (const name of ['ack', 'probe', 'old-data']) t.equal(adoptable(of(name)), false, name);
+});
+
+t.test('verdicts: a case whose runs all failed counts against the kick; window tricks and unknowable TSecr are never adoptable', async (t) => {
+  const cell = (variant: CellFigure['variant'], o: Partial<CellFigure>): CellFigure => ({
+    request: 100, outageMs: 100, variant, n: 4, runs: 4, medianMs: 100, p95Ms: 110, dropMedianMs: 200, dropP95Ms: 220, gainMs: 0,
+    stallMedianMs: 201, immediate: 0, mechanisms: {}, lossProbes: 4, retransSegs: 4, challengeAcks: 0, pawsEstab: 0, ...o,
+  });
+  const fast = { gainMs: 100, dropMedianMs: 100, dropP95Ms: 105 };
+  const v = verdicts([
+    cell('none', {}), cell('none', { outageMs: 300 }),
+    cell('icmp-frag', fast), cell('icmp-frag', { outageMs: 300, n: 0, gainMs: Number.NaN, dropMedianMs: Number.NaN }),
+    cell('window-update', fast), cell('zero-window', fast), cell('dupack3-tsecr', fast), cell('icmp-unreach', fast),
+  ]);
+  const of = (name: string) => v.find((x) => x.variant === name)!;
+  t.same(of('icmp-frag').failed, [{ request: 100, outageMs: 300, runs: 4 }]);
+  t.equal(adoptable(of('icmp-frag')), false, 'it works at 100 ms but every run failed at 300 ms');
+  for (const name of ['window-update', 'zero-window', 'dupack3-tsecr']) {
+    t.equal(of(name).works.length, 1, `${name} measured as working`);
+    t.equal(adoptable(of(name)), false, `${name} never adopted`);
+    t.match(of(name).notAdoptable, /shrink|TSval/);
+  }
+  t.equal(adoptable(of('icmp-unreach')), true);
 });
 
 t.test('kick --quick measures every variant and finds the kick that works', rootOnly(), async (t) => {
