@@ -51,9 +51,13 @@ t.test('without CAP_NET_RAW: ERR_INTACT_NO_CAP_NET_RAW, and the process lives on
     process.setgid(65534); process.setuid(65534);
     try { openLink('lo'); console.log('opened'); } catch (e) { console.log(e.code, e.name); }
     console.log('alive');`;
+  // Without tap's own environment: its process-info hook (NODE_OPTIONS) would try to
+  // write under .tap/ as nobody and print an EACCES stack into the test output.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !/^_?TAP/i.test(k)));
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     encoding: 'utf8',
-    env: { ...process.env, INTACT_LOG_LEVEL: 'silent' },
+    env: { ...env, INTACT_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.equal(out.trim(), 'ERR_INTACT_NO_CAP_NET_RAW IntactSyscallError\nalive');
 });
@@ -145,9 +149,13 @@ t.test('a throwing handler surfaces as uncaughtException and the link goes on', 
     }
     console.log(n, caught);
     a.close(); b.close();`;
+  // Without tap's own environment: its process-info hook (NODE_OPTIONS) would try to
+  // write under .tap/ as nobody and print an EACCES stack into the test output.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !/^_?TAP/i.test(k)));
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     encoding: 'utf8',
-    env: { ...process.env, INTACT_LOG_LEVEL: 'silent' },
+    env: { ...env, INTACT_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.equal(out.trim(), '100 1');
 });
