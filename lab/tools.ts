@@ -15,6 +15,7 @@ export const TOOL_PACKAGES = {
   nft: 'nftables',
   ping: 'iputils-ping',
   ethtool: 'ethtool',
+  taskset: 'util-linux',
 } as const;
 export type Tool = keyof typeof TOOL_PACKAGES;
 

@@ -1,7 +1,8 @@
 // `intact scenario <name> [--quick] [--json] [--out <dir>]`: the commander layer over
 // scenarios/scenario.ts. Progress goes to stderr; stdout carries the result: a short
 // human summary, or with --json the summary as one JSON object.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CPU_LAYOUTS, type CpuLayout } from './lib/cpus.js';
 import { positiveInt, prefixArg } from '../cli/options.js';
 import type { ConfigPatch } from '../lab/topology.js';
 import { findScenario, runScenario, scenarioNames } from './experiments/index.js';
@@ -40,6 +41,7 @@ interface ScenarioCliOptions {
   list?: boolean;
   set?: ConfigPatch;
   levels?: number[];
+  cpus?: CpuLayout;
 }
 
 /** `--levels 1000,10000`: positive whole numbers, each once, in the order given. */
@@ -66,6 +68,7 @@ export function registerScenario(program: Command): void {
     .option('--prefix <prefix>', 'lab prefix (default: a fresh unique one)', prefixArg)
     .option('--set <key=value>', 'a config setting for the lab, repeatable (e.g. takeover.warmup=false, backup.rxRingFrames=256): A/B runs of one setting; validated like a config file', (v, acc: ConfigPatch) => configSetting(v, acc), undefined)
     .option('--levels <n,...>', 'only these levels, for scenarios that have them (takeover-vs-connections: connection counts)', levelList)
+    .addOption(new Option('--cpus <layout>', 'where the processes run (throughput): shared (the scheduler\'s choice) or primary-alone (the server alone on CPU 1, client and backup on CPU 0: the primary\'s host to itself, as on two hosts)').choices(CPU_LAYOUTS))
     .option('--list', 'list the scenarios and exit')
     .action(async (name: string | undefined, opts: ScenarioCliOptions) => {
       if (opts.list || !name) {
@@ -77,7 +80,7 @@ export function registerScenario(program: Command): void {
         return;
       }
       findScenario(name); // an unknown name fails before any lab is built
-      const { summary } = await runScenario(name, { quick: opts.quick, runs: opts.runs, out: opts.out, prefix: opts.prefix, config: opts.set, levels: opts.levels });
+      const { summary } = await runScenario(name, { quick: opts.quick, runs: opts.runs, out: opts.out, prefix: opts.prefix, config: opts.set, levels: opts.levels, cpus: opts.cpus });
       if (opts.json) {
         process.stdout.write(JSON.stringify(summary) + '\n');
       } else {

@@ -15,6 +15,7 @@ import { thesisResults } from './thesis.js';
 import { createProgress, type Progress, type ProgressOptions } from './lib/progress.js';
 import { IntactError } from '../shared/errors.js';
 import type { ConfigPatch } from '../lab/topology.js';
+import { checkLayout, type CpuLayout } from './lib/cpus.js';
 
 export type { Sample } from './csv.js';
 
@@ -31,6 +32,8 @@ export interface ScenarioOptions {
   config?: ConfigPatch;
   /** Only these levels (`--levels`), for a scenario that has levels (ScenarioDefinition.levels). */
   levels?: number[];
+  /** Where the processes run (`--cpus`), for a scenario that places them (ScenarioDefinition.cpuLayouts). */
+  cpus?: CpuLayout;
   /** Progress on stderr; `silent` for tests. */
   progress?: ProgressOptions;
 }
@@ -44,6 +47,8 @@ export interface ScenarioContext {
   readonly config: ConfigPatch | undefined;
   /** The levels asked for (`--levels`); undefined: the scenario's own. */
   readonly levels: number[] | undefined;
+  /** Where the processes run (`--cpus`; default shared). */
+  readonly cpus: CpuLayout;
   readonly outDir: string;
   /** Where programs' logs go (outDir/logs). */
   readonly logDir: string;
@@ -73,6 +78,9 @@ export interface ScenarioDefinition {
   /** What `--levels` chooses in this scenario ("connection counts"); absent: it has no
    *  levels to choose, and `--levels` is refused. */
   levels?: string;
+  /** It places its processes on CPUs as `--cpus` says (scenarios/lib/cpus.ts); absent:
+   *  `--cpus` other than shared is refused. */
+  cpuLayouts?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
@@ -126,6 +134,7 @@ export function commandLine(name: string, o: ScenarioOptions): string {
   if (o.quick) parts.push('--quick');
   if (o.runs !== undefined) parts.push('--runs', String(o.runs));
   if (o.levels !== undefined) parts.push('--levels', o.levels.join(','));
+  if (o.cpus !== undefined && o.cpus !== 'shared') parts.push('--cpus', o.cpus);
   if (o.out !== undefined) parts.push('--out', o.out);
   for (const [path, value] of flattenPatch(o.config ?? {})) parts.push('--set', `${path}=${JSON.stringify(value)}`);
   return parts.join(' ');
@@ -203,6 +212,11 @@ export async function runScenario(name: string, o: ScenarioOptions = {}): Promis
   if (o.levels !== undefined && def.levels === undefined) {
     throw new IntactError('ERR_INTACT_USAGE', `scenario ${name} has no levels to choose: --levels applies to ${scenarioNames().filter((n) => findScenario(n).levels).join(', ')}`);
   }
+  const cpus = o.cpus ?? 'shared';
+  if (cpus !== 'shared') {
+    if (!def.cpuLayouts) throw new IntactError('ERR_INTACT_USAGE', `scenario ${name} does not place its processes: --cpus applies to ${scenarioNames().filter((n) => findScenario(n).cpuLayouts).join(', ')}`);
+    checkLayout(cpus);
+  }
   const quick = o.quick ?? false;
   const started = new Date();
   const outDir = resolve(o.out ?? join('results', `${name}-${timestamp(started)}`));
@@ -211,7 +225,7 @@ export async function runScenario(name: string, o: ScenarioOptions = {}): Promis
   const progress = createProgress(def.steps({ quick, runs: o.runs, levels: o.levels }), o.progress);
   let result: ScenarioResult;
   try {
-    result = await def.run({ name, quick, runs: o.runs, prefix: o.prefix, config: o.config, levels: o.levels, outDir, logDir, progress });
+    result = await def.run({ name, quick, runs: o.runs, prefix: o.prefix, config: o.config, levels: o.levels, cpus, outDir, logDir, progress });
   } catch (e) {
     result = {
       ok: false, samples: [], summary: {}, table: { columns: [], rows: [] }, comparison: [],

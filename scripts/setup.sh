@@ -8,7 +8,7 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # Debian packages: ip (iproute2) for the lab, nft (nftables) for cuts and loss,
 # ethtool to switch veth offloads, curl as a real client, ping for lab checks, tcpdump to count RSTs at
-# the client, g++/make/python3 for node-gyp.
+# the client, taskset (util-linux) for the scenarios' --cpus, g++/make/python3 for node-gyp.
 need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
@@ -16,6 +16,7 @@ command -v ethtool >/dev/null || need+=(ethtool)
 command -v curl >/dev/null || need+=(curl)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v taskset >/dev/null || need+=(util-linux)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)

@@ -14,6 +14,7 @@ import { thesisResults } from '../thesis.js';
 import { runScenarioClient } from '../lib/programs.js';
 import { quantile } from '../lib/stats.js';
 import { labWithDeadTime, MODE_LABEL, MODE_SHORT, MODES, SCENARIO_DEAD_TIME_MS, withServer, type Mode, type ServerSpec } from './modes.js';
+import { cpuMsOf, pin, placement, type CpuLayout } from '../lib/cpus.js';
 
 export type Direction = 'to' | 'from';
 export const DIRECTIONS: readonly Direction[] = ['to', 'from'];
@@ -36,7 +37,17 @@ export interface ThroughputRow {
   ratio: number | null;
   targetMet: boolean | null;
   runs: number;
+  /** CPU time per MB moved (ms, every thread, medians over runs) of the server process
+   *  (intact's primary or the kernel reference) and of the backup (on only). */
+  serverCpuMsPerMB: { kernel: number | null; off: number | null; on: number | null };
+  backupCpuMsPerMB: number | null;
+  /** off / on of the server's CPU per MB: what on / off would be if the primary's CPU
+   *  were the only limit (its host's own, the backup on another). A model, not a
+   *  measured throughput. */
+  primaryBoundRatio: number | null;
 }
+
+const CPU_FIELDS = { server: 'serverCpuMsPerMB', backup: 'backupCpuMsPerMB' } as const;
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -50,6 +61,12 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
     const off = fig('off');
     const on = fig('on');
     const ratio = on !== null && off !== null && off > 0 ? r3(on / off) : null;
+    const cpu = (mode: Mode, who: keyof typeof CPU_FIELDS): number | null => {
+      const xs = samples.filter((s) => s.direction === d && s.mode === mode && s.verified === true && typeof s[CPU_FIELDS[who]] === 'number' && Number.isFinite(s[CPU_FIELDS[who]]))
+        .map((s) => s[CPU_FIELDS[who]] as number);
+      return xs.length ? r3(quantile(xs.sort((a, b) => a - b), 0.5)) : null;
+    };
+    const serverCpu = { kernel: cpu('kernel', 'server'), off: cpu('off', 'server'), on: cpu('on', 'server') };
     return {
       direction: d,
       kernel: fig('kernel'),
@@ -58,6 +75,9 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
       ratio,
       targetMet: ratio === null ? null : ratio >= TARGET_RATIO,
       runs: samples.filter((s) => s.direction === d && s.mode === 'on').length,
+      serverCpuMsPerMB: serverCpu,
+      backupCpuMsPerMB: cpu('on', 'backup'),
+      primaryBoundRatio: serverCpu.off !== null && serverCpu.on !== null && serverCpu.on > 0 ? r3(serverCpu.off / serverCpu.on) : null,
     };
   });
 }
@@ -88,6 +108,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const errors: string[] = [];
   const retries: string[] = [];
   const timeoutMs = 60_000 + Math.ceil(bytes / 2e6) * 1000; // a floor of 2 MB/s
+  const where = placement(ctx.cpus);
   ctx.progress.step(`lab up (${prefix})`);
   await withLab({ prefix, config: ctx.config }, async (labUp: Lab) => {
     const lab = labWithDeadTime(labUp, ctx.logDir, SCENARIO_DEAD_TIME_MS);
@@ -98,13 +119,21 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           ctx.progress.step(label);
           const tag = `bulk-${d}-${mode}-${i}`;
           try {
-            const out = await withServer(lab, mode, spec(d, bytes), ctx.logDir, tag, (s) =>
-              runScenarioClient(
+            const { out, cpuMs } = await withServer(lab, mode, spec(d, bytes), ctx.logDir, tag, async (s) => {
+              // procs: the server (intact's primary or the kernel's), then the backup.
+              await pin(s.procs[0]!.pid, where.server);
+              if (s.procs[1]) await pin(s.procs[1].pid, where.backup);
+              const before = s.procs.map((p) => cpuMsOf(p.pid));
+              const out = await runScenarioClient(
                 lab,
                 d === 'to' ? 'bulk-send' : 'bulk-recv',
                 ['--host', s.host, '--port', String(PORT[d]), '--bytes', String(bytes), '--seed', String(SEED)],
-                { timeoutMs, logDir: ctx.logDir, logName: `client-${tag}.log` },
-              ),
+                { timeoutMs, logDir: ctx.logDir, logName: `client-${tag}.log`, cpus: where.client },
+              );
+              // A process that died meanwhile voids the run (withServer); NaN until then.
+              const cpuMs = s.procs.map((p, i) => (p.running ? cpuMsOf(p.pid) - before[i]! : Number.NaN));
+              return { out, cpuMs };
+            },
               (why) => {
                 retries.push(`${label}: ${why}`);
                 ctx.progress.note(`void run, once more: ${why}`);
@@ -114,6 +143,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
             samples.push({
               direction: d, mode, run: i, bytes: out.bytes as number, seconds: out.seconds as number,
               gbps: out.gbps as number, connectMs: out.connectMs as number, verified: out.verified === true,
+              serverCpuMsPerMB: r3(cpuMs[0]! / (bytes / 1e6)),
+              backupCpuMsPerMB: cpuMs[1] === undefined ? null : r3(cpuMs[1] / (bytes / 1e6)),
             });
             ctx.progress.note(`${String(out.gbps)} Gbit/s`);
           } catch (e) {
@@ -126,25 +157,35 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     }
     ctx.progress.step('lab down');
   });
-  return result(samples, errors, retries, bytes, runs);
+  return result(samples, errors, retries, bytes, runs, ctx.cpus);
 }
 
-export function result(samples: Sample[], errors: string[], retries: string[], bytes: number, runs: number): ScenarioResult {
+/** What each layout means for the figures (scenarios/lib/cpus.ts). */
+const LAYOUT_NOTE: Record<CpuLayout, string> = {
+  'shared': 'Client, primary and backup share this machine\'s CPUs (the scheduler\'s choice): with a backup, three busy processes share what two share without, so on / off also measures the backup\'s CPU, which a backup on its own host would not take from anyone.',
+  'primary-alone': 'CPU layout primary-alone: the server (intact\'s primary, or the kernel\'s) alone on CPU 1, the client and the backup on CPU 0 (taskset). The primary\'s host has its CPU to itself, as in a two-host deployment, so on / off is what replication costs the primary; the client shares its CPU with the backup in "on" only, which can only lower "on".',
+};
+
+export function result(samples: Sample[], errors: string[], retries: string[], bytes: number, runs: number, cpus: CpuLayout = 'shared'): ScenarioResult {
   const rows = summarizeThroughput(samples);
   const cell = (x: number | null) => (x === null ? 'failed' : x.toFixed(3));
   const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
+  const cpuCell = (x: number | null) => (x === null ? '—' : x.toFixed(2));
   const thesis = thesisResults() as unknown as { throughput: string };
   const targetMet = rows.every((r) => r.targetMet === true);
   return {
     ok: errors.length === 0 && rows.every((r) => r.kernel !== null && r.off !== null && r.on !== null),
     samples,
-    summary: { bytes, runs, seed: SEED, deadTimeMs: SCENARIO_DEAD_TIME_MS, retries, targetRatio: TARGET_RATIO, targetMet, rows },
+    summary: { bytes, runs, seed: SEED, deadTimeMs: SCENARIO_DEAD_TIME_MS, cpuLayout: cpus, retries, targetRatio: TARGET_RATIO, targetMet, rows },
     table: {
-      columns: ['direction', 'kernel Gbit/s', 'intact off Gbit/s', 'intact on Gbit/s', 'on / off', `target ≥ ${TARGET_RATIO * 100}%`, 'off / kernel'],
+      columns: ['direction', 'kernel Gbit/s', 'intact off Gbit/s', 'intact on Gbit/s', 'on / off', `target ≥ ${TARGET_RATIO * 100}%`, 'off / kernel',
+        'server CPU ms/MB kernel / off / on', 'backup CPU ms/MB', 'primary-bound on / off (model)'],
       rows: rows.map((r) => [
         DIRECTION_LABEL[r.direction], cell(r.kernel), cell(r.off), cell(r.on), pct(r.ratio),
         r.targetMet === null ? '—' : r.targetMet ? 'met' : 'NOT met',
         pct(r.off !== null && r.kernel ? r.off / r.kernel : null),
+        `${cpuCell(r.serverCpuMsPerMB.kernel)} / ${cpuCell(r.serverCpuMsPerMB.off)} / ${cpuCell(r.serverCpuMsPerMB.on)}`,
+        cpuCell(r.backupCpuMsPerMB), pct(r.primaryBoundRatio),
       ]),
     },
     comparison: [
@@ -175,6 +216,8 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
       `${Math.round(bytes / 1e6)} MB per transfer, ${runs} run(s) per mode and direction, modes interleaved; figures are medians over runs. Thesis: ${thesis.throughput}.`,
       'on = `intact primary` protected by a running `intact backup` (strict: no byte is acknowledged to the client, nor sent to it, before the backup confirms holding it); off = `--no-backup`; kernel = Node net on the primary namespace\'s kernel.',
       'The sinks (intact\'s app and the kernel reference) sha256 with hash-wasm (~330 MB/s here) and the sources generate the seeded stream (~380 MB/s): both bound every figure on this machine, the kernel\'s included.',
+      LAYOUT_NOTE[cpus],
+      'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput.',
       `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the lab's default is 60 ms): replication is measured, not detection. Runs voided by a server exiting mid-run (e.g. a false takeover) and run again: ${retries.length ? retries.join('; ') : 'none'}.`,
     ],
     errors,
@@ -190,4 +233,5 @@ export const throughput = defineScenario({
     'each transfer verified by sha256. Issue 4 asks that replication keep at least 90% of the throughput without it.',
   steps,
   run,
+  cpuLayouts: true,
 });

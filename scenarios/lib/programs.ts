@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { findNode, serviceAddress, type LabPlan } from '../../lab/plan.js';
 import { startProcess, describeExit, type ManagedProcess } from './process.js';
 import { clientArgv, intactArgv, kernelServerArgv, REPO_ROOT } from './repo.js';
+import { onCpus } from './cpus.js';
 
 /** The primary's own kernel address: the kernel reference listens there. */
 export const KERNEL_ADDRESS = serviceAddress('primary')!;
@@ -97,6 +98,8 @@ export interface RunClientOptions {
   node?: string;
   timeoutMs: number;
   logName?: string;
+  /** Run the client on these CPUs (a taskset list; scenarios/lib/cpus.ts). */
+  cpus?: string;
 }
 
 /** Runs a scenario client to completion in a client namespace and returns its JSON line
@@ -110,7 +113,7 @@ export async function runScenarioClient(
   const p = await startProcess({
     name: `client ${name}`,
     netns: findNode(lab, o.node ?? 'client').netns,
-    argv: clientArgv(name, [...args, '--timeout-ms', String(o.timeoutMs)]),
+    argv: onCpus(o.cpus, clientArgv(name, [...args, '--timeout-ms', String(o.timeoutMs)])),
     cwd: REPO_ROOT,
     env: childEnv(),
     logFile: join(o.logDir, o.logName ?? `client-${name}.log`),

@@ -29,6 +29,17 @@ t.test('summarizeThroughput: medians over verified runs, on/off against 90%', as
   t.equal(from.kernel, null);
 });
 
+t.test('summarizeThroughput: CPU per MB medians, and the primary-bound ratio off / on of the server\'s CPU', async (t) => {
+  const s = (mode: string, server: number, backup: number | null = null): Sample => ({ direction: 'to', mode, gbps: 1, verified: true, serverCpuMsPerMB: server, backupCpuMsPerMB: backup });
+  const rows = summarizeThroughput([s('kernel', 3), s('off', 6), s('off', 6.4), s('off', 6.2), s('on', 6.9, 3), s('on', 7.1, 2.8), s('on', 7, 2.9)]);
+  const to = rows.find((r) => r.direction === 'to')!;
+  t.same(to.serverCpuMsPerMB, { kernel: 3, off: 6.2, on: 7 });
+  t.equal(to.backupCpuMsPerMB, 2.9);
+  t.equal(to.primaryBoundRatio, 0.886);
+  const from = rows.find((r) => r.direction === 'from')!;
+  t.equal(from.primaryBoundRatio, null, 'no runs: no model');
+});
+
 t.test('throughput --quick writes its files with sane figures', rootOnly(), async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'intact-tp-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
@@ -44,6 +55,8 @@ t.test('throughput --quick writes its files with sane figures', rootOnly(), asyn
     t.equal(s.bytes, QUICK.bytes, `${s.direction} ${s.mode}: every byte`);
     t.equal(s.verified, true, `${s.direction} ${s.mode}: sha256 verified`);
     t.ok(positive(s.gbps), `${s.direction} ${s.mode}: positive throughput`);
+    t.ok(positive(s.serverCpuMsPerMB), `${s.direction} ${s.mode}: the server's CPU was counted`);
+    if (s.mode === 'on') t.ok(positive(s.backupCpuMsPerMB), `${s.direction}: the backup's CPU was counted`);
   }
   const j = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { targetMet: boolean; rows: Array<{ ratio: number | null }> };
   t.type(j.targetMet, 'boolean');
