@@ -38,6 +38,8 @@ export interface TakeoverResult extends TakeoverTimes {
   kick: KickResult;
   /** Replicas that could not be rebuilt (logged with the reason). */
   failed: number;
+  /** Frames received while passive, discarded unread before the claim. */
+  staleFrames: number;
   served: ServedApp;
 }
 
@@ -75,7 +77,11 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
   const served = await restartApp(i.app, i.runtime, rebuilt);
   const restartedAt = now();
 
-  // 3. claim the VIP: the host starts answering ARP for it and announces it.
+  // 3. claim the VIP: the host starts answering ARP for it and announces it. What the
+  // link received while we were passive is old (ARP broadcasts, the old primary's own
+  // announcements, which the host would take for a claim on the VIP by another host):
+  // it goes unread.
+  const stale = i.runtime.link.discardPending();
   i.runtime.start(true);
   const claimedAt = now();
 
@@ -96,8 +102,8 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
     rebuildMs: rebuiltAt - t0, restartMs: restartedAt - rebuiltAt, claimMs: claimedAt - restartedAt,
     kickMs: kickedAt - claimedAt, totalMs: kickedAt - t0,
   };
-  log.info({ connections: rebuilt.length, failed, ...times, kick: k }, 'takeover done');
-  return { connections: rebuilt.length, failed, served, kick: k, ...times };
+  log.info({ connections: rebuilt.length, failed, ...times, kick: k, staleFrames: stale }, 'takeover done');
+  return { connections: rebuilt.length, failed, served, kick: k, staleFrames: stale, ...times };
 }
 
 /** The error listener every adopted socket gets before the app has it (one function
@@ -128,11 +134,21 @@ export function rebuildConnections(store: ReplicaStore | undefined, stack: TcpSt
   return { rebuilt, failed };
 }
 
+/** States in which both directions are over: our FIN is out and the client's came in.
+ *  The app has nothing left to read or write, so the engine finishes these alone (it
+ *  resends our FIN until acknowledged, answers a late FIN, waits out TIME-WAIT). Handed
+ *  to the app, they would make one that never checkpoints produce its whole output
+ *  again, only for rule 2 to drop it: measured, a `source` app restored on two finished
+ *  1 GB transfers (TIME-WAIT) kept the takeover busy for 3.9 s. */
+const BOTH_WAYS_DONE: ReadonlySet<string> = new Set(['CLOSING', 'LAST-ACK', 'TIME-WAIT', 'CLOSED']);
+
 /** Step 3: the app served on its port, and each rebuilt connection handed to its
- *  restore hook with the last checkpoint (rule 4). */
+ *  restore hook with the last checkpoint (rule 4), except those already finished both
+ *  ways (BOTH_WAYS_DONE), which the engine completes alone. */
 export async function restartApp(app: PreparedApp, runtime: Runtime, rebuilt: readonly Rebuilt[]): Promise<ServedApp> {
   const served = await serveApp(app, { runtime });
   for (const { r, c } of rebuilt) {
+    if (BOTH_WAYS_DONE.has(c.state)) continue;
     if (c.localPort !== served.port) {
       log.warn({ port: c.localPort }, 'rebuilt connection for a port the app does not serve: reset');
       c.abort();

@@ -86,6 +86,9 @@ export interface PacketSocket {
    */
   send(pieces: readonly Uint8Array[], counts: Uint32Array, vnet?: Uint16Array): number;
   stats(): NativeSocketStats;
+  /** Hands every frame waiting in the ring back to the kernel unread (at most one
+   *  ring's worth); returns how many. Not from inside onBatch. */
+  discard(): number;
   /** Stops polling and closes both sockets. Idempotent. */
   close(): void;
 }

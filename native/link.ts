@@ -221,6 +221,12 @@ export class NativeLink implements Link {
     return native(() => sock.send(pieces, counts, vnet));
   }
 
+  discardPending(): number {
+    const sock = this.#sock;
+    if (!sock) throw closedError(this.name);
+    return native(() => sock.discard());
+  }
+
   stats(): NativeLinkStats {
     const s = this.#sock ? this.#sock.stats() : this.#last;
     if (!s) throw closedError(this.name);

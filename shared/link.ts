@@ -69,6 +69,10 @@ export interface Link {
   /** Queue frames for sending in one batch; returns how many the kernel took. */
   send(frames: readonly TxFrame[]): number;
   stats(): LinkStats;
+  /** Throw away the frames received and not yet handed to onFrames; returns how many.
+   *  A backup's link is open, unread, while it is passive: at takeover what waits in it
+   *  is old (the old primary's own announcements among it). */
+  discardPending(): number;
   /** Stop receiving and release the socket. Idempotent. */
   close(): void;
 }

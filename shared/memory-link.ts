@@ -105,6 +105,13 @@ class MemoryLink implements Link {
     return { ...this.#stats };
   }
 
+  discardPending(): number {
+    if (this.#closed) throw closed(this.name);
+    const n = this.#inbox.length;
+    this.#inbox = [];
+    return n;
+  }
+
   close(): void {
     this.#closed = true;
     this.#handler = undefined;

@@ -139,6 +139,7 @@ Napi::Function PacketSocket::Init(Napi::Env env) {
                          InstanceMethod<&PacketSocket::Start>("start"),
                          InstanceMethod<&PacketSocket::Send>("send"),
                          InstanceMethod<&PacketSocket::Stats>("stats"),
+                         InstanceMethod<&PacketSocket::Discard>("discard"),
                          InstanceMethod<&PacketSocket::Close>("close"),
                      });
 }
@@ -343,6 +344,25 @@ void PacketSocket::Drain() {
     __atomic_store_n(&h->tp_status, static_cast<uint32_t>(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
   }
   head_ = idx;
+}
+
+Napi::Value PacketSocket::Discard(const Napi::CallbackInfo& info) {
+  // Hands every frame the kernel has put in the ring back unread: a backup that kept
+  // its socket open while passive must not take frames from before its takeover for
+  // current ones. At most one ring's worth, so a busy link cannot keep us here.
+  Napi::Env env = info.Env();
+  if (closed_) throw CodedError(env, "ERR_INTACT_LINK_CLOSED", "link is closed");
+  if (in_callback_) throw CodedError(env, "ERR_INTACT_LINK_BUSY", "discard() from inside the frames callback");
+  uint32_t n = 0;
+  for (unsigned i = 0; i < frame_nr_; i++) {
+    auto* h = reinterpret_cast<struct tpacket2_hdr*>(Slot(head_));
+    uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+    if ((st & TP_STATUS_USER) == 0) break;
+    __atomic_store_n(&h->tp_status, static_cast<uint32_t>(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
+    head_ = (head_ + 1) % frame_nr_;
+    n++;
+  }
+  return Napi::Number::New(env, n);
 }
 
 Napi::Value PacketSocket::Send(const Napi::CallbackInfo& info) {

@@ -43,6 +43,11 @@ export class FakeLink implements Link {
     return { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxDropped: 0, txErrors: 0 };
   }
 
+  /** Frames waiting unread: the test delivers them itself, so none. */
+  discardPending(): number {
+    return 0;
+  }
+
   close(): void {}
 }
 

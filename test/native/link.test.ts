@@ -170,3 +170,26 @@ t.test('a view kept past close reads zeros, never freed memory', rootOnly(), asy
   t.equal(kept.length, 100);
   t.ok(kept.every((byte) => byte === 0), 'the ring was swapped for zero pages at close');
 });
+
+t.test('discardPending: frames received before the first read are handed back unread; later ones arrive', rootOnly(), async (t) => {
+  const { a, b } = setup(t);
+  const old = Array.from({ length: 10 }, (_, i) => testFrame(a.mac, b.mac, i, 100));
+  t.equal(b.send(old.map((data) => ({ data }))), 10);
+  // Nobody reads `a` yet (a passive backup's link): let the kernel fill its ring.
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(a.discardPending(), 10, 'the ten waiting frames');
+  t.equal(a.discardPending(), 0, 'nothing left');
+  const atA = collect(a, isTestFrame);
+  const fresh = testFrame(a.mac, b.mac, 99, 100);
+  b.send([{ data: fresh }]);
+  await atA.until(1);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(atA.frames.length, 1, 'only the frame sent after the discard');
+  t.same(atA.frames[0]!.data, fresh);
+});
+
+t.test('discardPending on a closed link is ERR_INTACT_LINK_CLOSED', rootOnly(), async (t) => {
+  const { a } = setup(t);
+  a.close();
+  t.throws(() => a.discardPending(), { code: 'ERR_INTACT_LINK_CLOSED' });
+});

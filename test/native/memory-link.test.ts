@@ -103,3 +103,14 @@ t.test('names, MACs and MTU are as configured', async (t) => {
   t.equal(a.mac.length, 6);
   t.not(a.mac.toString('hex'), b.mac.toString('hex'));
 });
+
+t.test('discardPending drops what waits for a handler, and counts it', async (t) => {
+  const [a, b] = memoryLinkPair();
+  b.send([{ data: Buffer.alloc(60) }, { data: Buffer.alloc(60) }]);
+  t.equal(a.discardPending(), 2);
+  const got: number[] = [];
+  a.onFrames((fs) => got.push(fs.length));
+  b.send([{ data: Buffer.alloc(60) }]);
+  await new Promise((r) => setImmediate(r));
+  t.same(got, [1], 'only the frame sent after the discard');
+});

@@ -110,6 +110,7 @@ t.test('the runtime replicates what a batch of frames brought before it polls th
     },
     send: (frames) => frames.length,
     stats: () => ({ rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxDropped: 0, txErrors: 0 }),
+    discardPending: () => 0,
     close: () => {},
   };
   const rt = openRuntime({ link, vip: '192.0.2.100', announce: false });
