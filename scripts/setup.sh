@@ -41,7 +41,9 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   npx --no-install tap build >/dev/null
   touch "$stamp"
 fi
-if ! ls build/Release/*.node >/dev/null 2>&1; then
+# Built, and not older than its sources (a checkout that pulled new native code).
+addon=$(ls build/Release/*.node 2>/dev/null | head -1 || true)
+if [ -z "$addon" ] || [ -n "$(find native/src binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   say "building the native addon"
   npx --no-install node-gyp rebuild >/dev/null
 fi
