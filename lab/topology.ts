@@ -108,6 +108,11 @@ async function ensureNamespace(node: LabNode, existing: Set<string>): Promise<vo
     // No routing between the lab's links or to anywhere: the lab is a closed box.
     'net.ipv4.ip_forward': '0',
   });
+  // 10,000-connection runs back to back leave 10,000 connections in TIME-WAIT each on
+  // the client for 60 s: the default range (32768-60999, 28,232 ports) ran out at the
+  // third run (EADDRNOTAVAIL, takeover-vs-connections --levels 10000). Nothing listens
+  // in a client namespace, so its whole unprivileged range can be ephemeral.
+  if (node.role === 'client') await sysctl(node.netns, { 'net.ipv4.ip_local_port_range': '1024 65535' });
 }
 
 async function ensureBridge(sw: LabNode): Promise<void> {

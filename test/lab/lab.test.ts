@@ -101,6 +101,13 @@ t.test('a built lab', rootOnly(), async (t) => {
     t.ok(await silent(ns('client'), VIP));
   });
 
+  t.test('a client namespace has the whole unprivileged port range for its connections', async (t) => {
+    const range = await nsExec(ns('client'), ['cat', '/proc/sys/net/ipv4/ip_local_port_range']);
+    t.same(range.stdout.trim().split(/\s+/), ['1024', '65535']);
+    const other = await nsExec(ns('primary'), ['cat', '/proc/sys/net/ipv4/ip_local_port_range']);
+    t.not(other.stdout.trim().split(/\s+/)[0], '1024', 'the servers\' namespaces keep the default');
+  });
+
   t.test('exec passes the exit code through', async (t) => {
     t.equal((await nsExec(ns('client'), ['sh', '-c', 'exit 7'])).code, 7);
     const r = await intact(['lab', 'exec', '--prefix', lab.prefix, 'backup', '--', 'sh', '-c', 'ip -br addr show dev rep0; exit 3']);
