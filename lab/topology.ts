@@ -52,6 +52,8 @@ export type ConfigPatch = { [key: string]: unknown };
 export function mergeConfig<T extends object>(base: T, patch: ConfigPatch): T {
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(patch)) {
+    // A JSON value may carry "__proto__" as an own key: never let it reach a prototype.
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
     const b = out[k];
     const isObj = (x: unknown): x is ConfigPatch => typeof x === 'object' && x !== null && !Array.isArray(x);
     out[k] = isObj(v) && isObj(b) ? mergeConfig(b, v) : v;

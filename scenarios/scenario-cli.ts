@@ -44,7 +44,8 @@ interface ScenarioCliOptions {
   cpus?: CpuLayout;
 }
 
-/** `--levels 1000,10000`: positive whole numbers, each once, in the order given. */
+/** `--levels 1000,10000`: positive whole numbers, each once, smallest first (the order
+ *  the scenarios run and chart their levels in). */
 export function levelList(text: string): number[] {
   const xs = text.split(',').map((x) => x.trim());
   const out: number[] = [];
@@ -53,7 +54,7 @@ export function levelList(text: string): number[] {
     if (x === '' || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected positive whole numbers separated by commas (got "${text}")`);
     if (!out.includes(n)) out.push(n);
   }
-  return out;
+  return out.sort((a, b) => a - b);
 }
 
 export function registerScenario(program: Command): void {

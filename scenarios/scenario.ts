@@ -81,6 +81,9 @@ export interface ScenarioDefinition {
   /** It places its processes on CPUs as `--cpus` says (scenarios/lib/cpus.ts); absent:
    *  `--cpus` other than shared is refused. */
   cpuLayouts?: boolean;
+  /** Config settings (dotted paths) the scenario sets itself, e.g. the dead time it
+   *  measures with: `--set` of one of them is refused, since the run would not use it. */
+  controls?: readonly string[];
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
@@ -211,6 +214,10 @@ export async function runScenario(name: string, o: ScenarioOptions = {}): Promis
   const def = findScenario(name);
   if (o.levels !== undefined && def.levels === undefined) {
     throw new IntactError('ERR_INTACT_USAGE', `scenario ${name} has no levels to choose: --levels applies to ${scenarioNames().filter((n) => findScenario(n).levels).join(', ')}`);
+  }
+  const overridden = flattenPatch(o.config ?? {}).map(([path]) => path).filter((path) => def.controls?.includes(path));
+  if (overridden.length > 0) {
+    throw new IntactError('ERR_INTACT_USAGE', `scenario ${name} sets ${overridden.join(', ')} itself: --set of ${overridden.length > 1 ? 'them' : 'it'} would not be used`);
   }
   const cpus = o.cpus ?? 'shared';
   if (cpus !== 'shared') {

@@ -323,4 +323,5 @@ export const detection = defineScenario({
     'Then the primary is kept alive but busy (its main thread blocked, clients uploading through it) and takeovers are counted: there must be none.',
   steps: (o) => runsOf(o) * SETTINGS.length + busySettings(o.quick).length,
   run,
+  controls: ['replication.heartbeatIntervalMs', 'replication.deadTimeMs'],
 });

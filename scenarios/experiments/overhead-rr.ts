@@ -338,4 +338,5 @@ export const overheadRr = defineScenario({
     'The replication link\'s own round trip is measured in the same lab: issue 4 asks that replication add at most 1.5 × that round trip per exchange.',
   steps,
   run,
+  controls: ['replication.deadTimeMs'],
 });

@@ -231,4 +231,5 @@ export const setup = defineScenario({
     'with listen backlogs 0 and 50. The thesis reports the average setup time per connection.',
   steps,
   run,
+  controls: ['replication.deadTimeMs'],
 });

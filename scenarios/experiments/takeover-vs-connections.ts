@@ -95,14 +95,17 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     ]),
   };
   const total = (c: number) => figure(figs, c, 'totalMs')?.median ?? NaN;
-  const top = levels[levels.length - 1]!.connections;
-  const perConnMs = (total(top) - total(1)) / (top - 1);
+  // Levels may come from --levels: the slope spans the smallest and the largest run.
+  const counts = levels.map((l) => l.connections);
+  const top = Math.max(...counts);
+  const bottom = Math.min(...counts);
+  const perConnMs = top > bottom ? (total(top) - total(bottom)) / (top - bottom) : NaN;
   const thesis = thesisResults();
   const comparison = [
     {
       measure: 'takeover time vs connections, 10 KB pending each (rebuild..kick, excluding detection)',
       ours: levels.map(({ connections }) => `${connections}: ${total(connections).toFixed(2)} ms`).join('; ') +
-        `; slope ~${(perConnMs * 1000).toFixed(1)} µs per connection`,
+        (Number.isFinite(perConnMs) ? `; slope ~${(perConnMs * 1000).toFixed(1)} µs per connection (${bottom} to ${top})` : ''),
       thesis: thesis.figure_4_3_takeover_vs_connections,
       note: 'figure 4-3 is a plot; its shape (linear growth) is compared',
     },

@@ -217,7 +217,7 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
       'on = `intact primary` protected by a running `intact backup` (strict: no byte is acknowledged to the client, nor sent to it, before the backup confirms holding it); off = `--no-backup`; kernel = Node net on the primary namespace\'s kernel.',
       'The sinks (intact\'s app and the kernel reference) sha256 with hash-wasm (~330 MB/s here) and the sources generate the seeded stream (~380 MB/s): both bound every figure on this machine, the kernel\'s included.',
       LAYOUT_NOTE[cpus],
-      'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput.',
+      'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput. The kernel\'s network work (softirq on the veth pairs) is charged to whichever process runs when it happens, so the kernel reference\'s CPU and the split between processes are approximate.',
       `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the lab's default is 60 ms): replication is measured, not detection. Runs voided by a server exiting mid-run (e.g. a false takeover) and run again: ${retries.length ? retries.join('; ') : 'none'}.`,
     ],
     errors,
@@ -234,4 +234,5 @@ export const throughput = defineScenario({
   steps,
   run,
   cpuLayouts: true,
+  controls: ['replication.deadTimeMs'],
 });

@@ -86,6 +86,7 @@ t.test('--set: dotted paths become one nested patch; values are JSON when they p
 
 t.test('--levels: positive whole numbers, duplicates dropped; a scenario without levels refuses them', async (t) => {
   t.same(levelList('1000, 10000,1000'), [1000, 10000]);
+  t.same(levelList('10000,1,100'), [1, 100, 10000], 'smallest first');
   for (const bad of ['', '0', '1.5', 'a', '10,,20', '-3']) t.throws(() => levelList(bad), /positive whole numbers/, bad);
   t.equal(commandLine('x', { levels: [1000, 10000] }), 'intact scenario x --levels 1000,10000');
   await t.rejects(runScenario('overhead-rr', { levels: [5], progress: { silent: true } }), { code: 'ERR_INTACT_USAGE', message: /takeover-vs-connections/ });
@@ -96,6 +97,15 @@ t.test('mergeConfig: objects merged key by key, other values replaced, the base 
   const merged = mergeConfig(base, { replication: { port: 2 }, list: [2], takeover: { warmup: false } });
   t.same(merged, { replication: { port: 2, key: 'k' }, takeover: { pmtuKick: true, warmup: false }, list: [2] });
   t.same(base, { replication: { port: 1, key: 'k' }, takeover: { pmtuKick: true }, list: [1] });
+  const hostile = mergeConfig(base, JSON.parse('{"takeover": {"__proto__": {"pmtuKick": false, "x": 1}}}') as Record<string, unknown>);
+  t.equal(Object.getPrototypeOf(hostile.takeover), Object.prototype, 'no prototype replaced');
+  t.same(hostile.takeover, { pmtuKick: true });
+});
+
+t.test('--set of a setting the scenario sets itself is refused', async (t) => {
+  await t.rejects(runScenario('throughput', { config: { replication: { deadTimeMs: 50 } }, progress: { silent: true } }),
+    { code: 'ERR_INTACT_USAGE', message: /replication\.deadTimeMs itself/ });
+  await t.rejects(runScenario('detection', { config: { replication: { heartbeatIntervalMs: 5 } }, progress: { silent: true } }), { code: 'ERR_INTACT_USAGE' });
 });
 
 t.test('runner: writes every file and a summary of a scenario', async (t) => {
