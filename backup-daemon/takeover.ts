@@ -135,20 +135,22 @@ export function rebuildConnections(store: ReplicaStore | undefined, stack: TcpSt
 }
 
 /** States in which both directions are over: our FIN is out and the client's came in.
- *  The app has nothing left to read or write, so the engine finishes these alone (it
- *  resends our FIN until acknowledged, answers a late FIN, waits out TIME-WAIT). Handed
- *  to the app, they would make one that never checkpoints produce its whole output
- *  again, only for rule 2 to drop it: measured, a `source` app restored on two finished
- *  1 GB transfers (TIME-WAIT) kept the takeover busy for 3.9 s. */
+ *  When the app had also consumed all input by its last checkpoint, it has nothing left
+ *  to read or write, and the engine finishes the connection alone (resends our FIN
+ *  until acknowledged, answers a late FIN, waits out TIME-WAIT). Handed to the app, such
+ *  a connection would make one that never checkpoints produce its whole output again,
+ *  only for rule 2 to drop it: measured, a `source` app restored on two finished 1 GB
+ *  transfers (TIME-WAIT) kept the takeover busy for 3.9 s. Input not yet consumed (an
+ *  app that closed its side first and read on) still goes to the app. */
 const BOTH_WAYS_DONE: ReadonlySet<string> = new Set(['CLOSING', 'LAST-ACK', 'TIME-WAIT', 'CLOSED']);
 
 /** Step 3: the app served on its port, and each rebuilt connection handed to its
- *  restore hook with the last checkpoint (rule 4), except those already finished both
- *  ways (BOTH_WAYS_DONE), which the engine completes alone. */
+ *  restore hook with the last checkpoint (rule 4), except those finished both ways
+ *  with all input consumed (BOTH_WAYS_DONE), which the engine completes alone. */
 export async function restartApp(app: PreparedApp, runtime: Runtime, rebuilt: readonly Rebuilt[]): Promise<ServedApp> {
   const served = await serveApp(app, { runtime });
   for (const { r, c } of rebuilt) {
-    if (BOTH_WAYS_DONE.has(c.state)) continue;
+    if (BOTH_WAYS_DONE.has(c.state) && c.recvQueued() === 0) continue;
     if (c.localPort !== served.port) {
       log.warn({ port: c.localPort }, 'rebuilt connection for a port the app does not serve: reset');
       c.abort();

@@ -105,8 +105,11 @@ export interface HostStats {
 }
 
 const DROP_LOG_INTERVAL_MS = 1000;
-/** Frames kept for sending again after the link refused them: a few kick batches' worth. */
-const TX_BACKLOG_MAX = 4096;
+/** Frames kept waiting, refused by the link or held by the wake fence. A primary with
+ *  10,000 connections frozen past their retransmission timers wakes with a frame per
+ *  connection; each frame dropped costs its connection a backed-off timeout, while one
+ *  kept costs a reference (its payload is the send queue's own bytes). */
+export const TX_BACKLOG_MAX = 65_536;
 
 export class VipHost {
   readonly stats: HostStats = {
@@ -566,7 +569,13 @@ export class VipHost {
     if (gap <= max || this.#fenced || this.#silenced || this.#closed) return;
     this.#fenced = true;
     this.stats.wakeFences++;
-    log.warn({ gapMs: Math.round(gap), fenceMs: max }, 'this process did not run for longer than the wake fence: output held until the backup and the LAN have been heard from');
+    // A busy event loop (GC, a long app callback) may fence now and then: one line a
+    // second at most, with the count.
+    const logged = this.#dropLoggedAt.get('wake-fence');
+    if (logged === undefined || now - logged >= DROP_LOG_INTERVAL_MS) {
+      this.#dropLoggedAt.set('wake-fence', now);
+      log.warn({ gapMs: Math.round(gap), fenceMs: max, fences: this.stats.wakeFences }, 'this process did not run for longer than the wake fence: output held until the backup and the LAN have been heard from');
+    }
     this.#timers.setImmediate(() => this.#timers.setImmediate(() => this.#unfence()));
   }
 

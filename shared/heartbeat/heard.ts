@@ -13,6 +13,14 @@
 
 const READ_TRIES = 16;
 
+/** The clock of the marks: monotonic and the same in every thread of the process
+ *  (CLOCK_MONOTONIC). Not performance.now(): each worker counts it from its own
+ *  timeOrigin, a wall-clock reading taken when the worker started, so a clock step
+ *  between the process's start and the worker's would skew every mark. */
+export function heardClockMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 export class HeardBoard {
   readonly buffer: SharedArrayBuffer;
   readonly #at: Float64Array;
@@ -33,7 +41,7 @@ export class HeardBoard {
     return this.#at.length;
   }
 
-  /** Traffic from the peer arrived on path `i` at `at` (wall-clock ms). Single writer. */
+  /** Traffic from the peer arrived on path `i` at `at` (heardClockMs()). Single writer. */
   mark(i: number, at: number): void {
     Atomics.add(this.#seq, i, 1);
     this.#at[i] = at;

@@ -6,7 +6,7 @@ import { logger } from '../log.js';
 import type { Config } from '../config.js';
 import { toIpv4U32 } from '../wire/addr.js';
 import type { HeartbeatWorkerData, WorkerEvent } from './worker.js';
-import { HeardBoard } from './heard.js';
+import { HeardBoard, heardClockMs } from './heard.js';
 
 export type { HeartbeatPath } from './worker.js';
 
@@ -45,7 +45,7 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
    *  beats have shown the peer alive. Cheap (shared memory, heard.ts): call it per batch. */
   heard(path: string): void {
     const i = this.pathIndex.get(path);
-    if (i !== undefined) this.board.mark(i, performance.timeOrigin + performance.now());
+    if (i !== undefined) this.board.mark(i, heardClockMs());
   }
 
   /** Stop beating at once (a primary that lost its VIP to another host). */

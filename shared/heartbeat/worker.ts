@@ -5,7 +5,7 @@ import dgram from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Detector, STARTUP_DEAD_MS, STARTUP_MS, type Verdict } from './detector.js';
 import { decodeBeat, encodeBeat, type Role } from './packet.js';
-import { HeardBoard } from './heard.js';
+import { HeardBoard, heardClockMs } from './heard.js';
 import { setThreadRealtime } from '../../native/index.js';
 
 export interface HeartbeatPath {
@@ -82,10 +82,17 @@ function run(d: HeartbeatWorkerData): void {
   const taken = d.paths.map(() => Number.NEGATIVE_INFINITY);
   const takeBoard = () => {
     if (!board || !detector.alive) return;
+    const now = wallNow();
+    const clock = heardClockMs();
     for (let i = 0; i < d.paths.length; i++) {
-      const at = board.read(i);
-      if (at === undefined || at <= taken[i]!) continue;
-      taken[i] = at;
+      const mark = board.read(i);
+      if (mark === undefined || mark <= taken[i]!) continue;
+      taken[i] = mark;
+      // The mark's time on this thread's wall clock, from its age on the shared one.
+      const at = now - (clock - mark);
+      // Evidence older than the dead time proves nothing now, and must not bring a path
+      // that went down since back up (marks left unread while the peer was dead).
+      if (at < now - d.deadMs) continue;
       for (const v of detector.heard(d.paths[i]!.name, at)) post(v);
     }
   };

@@ -21,8 +21,9 @@ const ISS = 1000;
 const IRS = 5000;
 
 /** A replica of connection `conn` in `state`: 10 bytes each way, the client's FIN
- *  received (except ESTABLISHED), our FIN sent and acknowledged where the state says. */
-function replicate(store: ReplicaStore, conn: number, state: TcpState): void {
+ *  received (except ESTABLISHED), our FIN sent and acknowledged where the state says;
+ *  with `consumed`, a checkpoint that consumed all 10 input bytes. */
+function replicate(store: ReplicaStore, conn: number, state: TcpState, consumed = true): void {
   const ok = (m: Parameters<ReplicaStore['apply']>[0]) => {
     const err = store.apply(m);
     if (err) throw new Error(`${state}: ${err.reason}`);
@@ -40,12 +41,15 @@ function replicate(store: ReplicaStore, conn: number, state: TcpState): void {
     type: MsgType.Update, conn, state: stateIndex(state), sndUna, sndWnd: 65535, tsRecent: 101, tsLast: 201,
     finSeq: clientFin ? IRS + 11 : 0, finReceived: clientFin,
   });
+  if (consumed) ok({ type: MsgType.Checkpoint, conn, consumed: 10, produced: 10, state: Buffer.from('{}') });
 }
 
 t.test('connections finished both ways go to the engine alone; the others to the app', async (t) => {
   const store = new ReplicaStore({ bytesPerConnection: 1 << 20 });
-  const states: TcpState[] = ['ESTABLISHED', 'CLOSE-WAIT', 'TIME-WAIT', 'LAST-ACK', 'CLOSING'];
-  states.forEach((s, i) => replicate(store, i + 1, s));
+  const states: TcpState[] = ['ESTABLISHED', 'CLOSE-WAIT', 'TIME-WAIT', 'LAST-ACK', 'CLOSING', 'TIME-WAIT'];
+  // The last: finished both ways, but the app never consumed its input (it closed its
+  // side first and read on): that input is still the app's to process.
+  states.forEach((s, i) => replicate(store, i + 1, s, i < 5));
   const [link] = memoryLinkPair();
   const runtime = new Runtime({ link, vip: VIP, announce: false });
   t.teardown(() => runtime.close());
@@ -62,9 +66,9 @@ t.test('connections finished both ways go to the engine alone; the others to the
   t.same(rebuilt.map(({ c }) => c.state), states, 'every state rebuilt as replicated');
   const served = await restartApp(prepareApp(app), runtime, rebuilt);
   t.teardown(() => served.close());
-  t.same(restored.sort(), [1, 2], 'the app has ESTABLISHED and CLOSE-WAIT only');
-  for (const { c } of rebuilt.slice(2)) t.equal(c.handler, undefined, `${c.state}: no socket on it`);
-  t.same(rebuilt.slice(2).map(({ c }) => c.state), ['TIME-WAIT', 'LAST-ACK', 'CLOSING'], 'still the engine\'s to finish');
+  t.same(restored.sort(), [1, 2, 6], 'the app has ESTABLISHED, CLOSE-WAIT and the one with input left');
+  for (const { c } of rebuilt.slice(2, 5)) t.equal(c.handler, undefined, `${c.state}: no socket on it`);
+  t.same(rebuilt.slice(2, 5).map(({ c }) => c.state), ['TIME-WAIT', 'LAST-ACK', 'CLOSING'], 'still the engine\'s to finish');
 });
 
 t.test('the claim reads nothing the link received while the backup was passive', async (t) => {

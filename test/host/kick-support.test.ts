@@ -6,6 +6,7 @@ import { FakeLink, makeHost, bytes, VIP_MAC } from './fakes.js';
 import { ARP_REPLY, CLIENT_IP, CLIENT_MAC, SYN } from '../wire/captures.js';
 import type { TxFrame } from '../../shared/link.js';
 import { ACK, type Datagram } from '../../shared/tcp/segment.js';
+import { TX_BACKLOG_MAX } from '../../primary/host.js';
 
 const VIP = 0xc0000264;
 
@@ -111,15 +112,16 @@ t.test('the backlog of refused frames is bounded: the excess is dropped with a r
   const { host, stack, timers } = makeHost({}, { link });
   link.deliver([SYN]);
   link.room = 0;
-  stack.out = Array.from({ length: 5000 }, (_, i) => seg(i));
+  const total = TX_BACKLOG_MAX + 1000;
+  stack.out = Array.from({ length: total }, (_, i) => seg(i));
   host.schedule();
   timers.runImmediates();
-  t.equal(host.txBacklog, 4096);
-  t.equal(host.stats.drops['tx-backlog-full'], 5000 - 4096);
+  t.equal(host.txBacklog, TX_BACKLOG_MAX);
+  t.equal(host.stats.drops['tx-backlog-full'], 1000);
   link.room = undefined;
   timers.advance(1);
   t.same(link.sent.map(seqOf).slice(0, 3), [0, 1, 2], 'the oldest kept, in order');
-  t.equal(link.sent.length, 4096);
+  t.equal(link.sent.length, TX_BACKLOG_MAX);
 });
 
 t.test('silence() discards the backlog too', async (t) => {
