@@ -16,6 +16,7 @@ import { Runtime } from '../primary/runtime.js';
 import type { PreparedApp, ServedApp } from '../primary/app.js';
 import { ReplicationServer } from './replication-server.js';
 import { takeover, type TakeoverResult } from './takeover.js';
+import { REWARM_MS, warmUpTakeover } from './warmup.js';
 
 const log = logger('backup');
 
@@ -38,6 +39,9 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
   private runtime: Runtime | undefined;
   private served: ServedApp | undefined;
   private readonly vip: number;
+  private rewarm: NodeJS.Timeout | undefined;
+  private warming: Promise<void> | undefined;
+  private closed = false;
 
   constructor(private readonly o: BackupOptions) {
     super();
@@ -76,14 +80,33 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
       void this.takeOver(at, lastHeard);
     });
     this.server.on('activity', () => this.heartbeats?.heard('replication'));
+    if (c.takeover.warmup) this.warmUp();
     this.heartbeats.start();
     this.line('ready', { vip: c.vip, app: this.o.app.app.name, port: this.o.app.port });
     log.info({ vip: c.vip, app: this.o.app.app.name }, 'backup watching the primary');
   }
 
+  /** The takeover's code compiled before it is needed, now and every REWARM_MS while
+   *  watching (warmup.ts says why), a slice per turn. A takeover stops it at the next
+   *  slice. A failure is logged; it never stops the daemon. */
+  private warmUp(): void {
+    const run = (why: string) => {
+      if (this.state !== 'watching' || !this.runtime || this.warming) return;
+      const stackOptions = this.runtime.stack.cfg;
+      this.warming = warmUpTakeover(stackOptions, { cancelled: () => this.closed || this.state !== 'watching' })
+        .then((r) => log.info({ why, connections: r.connections, busyMs: Number(r.busyMs.toFixed(2)), wallMs: Number(r.wallMs.toFixed(1)) }, 'takeover code warmed up'))
+        .catch((e: Error) => log.error({ err: e.message }, 'takeover warm-up failed (the takeover itself is unaffected)'))
+        .finally(() => (this.warming = undefined));
+    };
+    run('start');
+    this.rewarm = setInterval(() => run('periodic'), REWARM_MS);
+    this.rewarm.unref();
+  }
+
   private async takeOver(detectedAt: number, lastHeardAt: number): Promise<void> {
     if (this.state !== 'watching' || !this.runtime) return;
     this.state = 'taking-over';
+    if (this.rewarm) clearInterval(this.rewarm);
     // The primary is dead to us: nothing more from it is applied, whatever arrives late.
     this.server?.endSession(this.vip, 'takeover');
     await this.heartbeats?.close();
@@ -105,6 +128,8 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.rewarm) clearInterval(this.rewarm);
     await this.heartbeats?.close();
     this.server?.close();
     await this.served?.close();

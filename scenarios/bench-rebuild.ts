@@ -13,14 +13,8 @@
 // collects garbage, and takes over once. --warm runs every repetition in this process
 // after a warm-up instead: the code's steady-state cost, and the mode to profile.
 //
-// Shapes (per connection):
-//   mixed  OPEN, 1 KB received and 10 KB sent in segment-sized messages, an UPDATE
-//          (established, nothing acknowledged), a CHECKPOINT that consumed half the
-//          input: every kind of held data and a checkpoint to parse;
-//   lab    what `intact scenario takeover-vs-connections` leaves: "hold 10000\n" and
-//          10 KB received, never checkpointed, the 5-byte reply acknowledged.
-// Every message's data is a copy of its own (Buffer.from), as the replication codec
-// decodes it.
+// Shapes (per connection): mixed or lab, as backup-daemon/warmup.ts's syntheticMessages
+// describes them (the daemon's warm-up uses the same made-up replicas).
 // The time V8 spent collecting garbage during each step is reported beside it (gc ms).
 import { spawn } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -33,20 +27,16 @@ import { summarize, round } from './lib/stats.js';
 // The daemon's per-step logs are not what is measured (the lab runs it at warn too).
 process.env.INTACT_LOG_LEVEL ??= 'warn';
 const { memoryLinkPair } = await import('../shared/memory-link.js');
-const { MsgType } = await import('../shared/replication/messages.js');
-const { stateIndex } = await import('../shared/replication/states.js');
 const { Runtime } = await import('../primary/runtime.js');
 const { prepareApp } = await import('../primary/app.js');
 const { ReplicaStore } = await import('../backup-daemon/store.js');
 const { rebuildConnections, restartApp, takeover, hold } = await import('../backup-daemon/takeover.js');
 const { pendingApp } = await import('./apps/pending.js');
-type Message = import('../shared/replication/messages.js').Message;
+const { syntheticStore } = await import('../backup-daemon/warmup.js');
 type Store = InstanceType<typeof ReplicaStore>;
 
 const VIP = 0xc0000264; // 192.0.2.100
-const CLIENT_BASE = 0xc000020a; // 192.0.2.10, .11, ... (one per 50,000 connections)
 const PORT = pendingApp.defaultPort;
-const SEGMENT = 1448;
 const STORE_BOUND = 1 << 20;
 
 type Shape = 'mixed' | 'lab';
@@ -68,53 +58,8 @@ function positiveInt(v: string): number {
   return n;
 }
 
-/** The messages a primary's mirror sends for one connection, in order. */
-function messagesFor(conn: number, shape: Shape): Message[] {
-  const remoteAddr = CLIENT_BASE + Math.floor(conn / 50_000);
-  const remotePort = 10_000 + (conn % 50_000);
-  // Sequence numbers spread over the space, some crossing the wrap.
-  const iss = (0xfffff000 + conn * 2_654_435_761) >>> 0;
-  const irs = (0x7ffff000 + conn * 40_503) >>> 0;
-  const out: Message[] = [{
-    type: MsgType.Open, conn, localAddr: VIP, localPort: PORT, remoteAddr, remotePort, iss, irs, mss: 1460,
-    sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 1_000_000 + conn, tsLast: 2_000_000 + conn, sndWnd: 64_240,
-  }];
-  const recv = shape === 'lab' ? Buffer.concat([Buffer.from('hold 10000\n'), Buffer.alloc(10_000, 0x61)]) : Buffer.alloc(1000, 0x62);
-  const send = shape === 'lab' ? Buffer.from('held\n') : Buffer.alloc(10_000, 0x63);
-  let rcvPos = 0;
-  for (let o = 0; o < recv.length; o += SEGMENT) {
-    const data = Buffer.from(recv.subarray(o, o + SEGMENT));
-    out.push({ type: MsgType.RecvData, conn, seq: (irs + 1 + rcvPos) >>> 0, data });
-    rcvPos += data.length;
-  }
-  let sndPos = 0;
-  for (let o = 0; o < send.length; o += SEGMENT) {
-    const data = Buffer.from(send.subarray(o, o + SEGMENT));
-    out.push({ type: MsgType.SendData, conn, seq: (iss + 1 + sndPos) >>> 0, data });
-    sndPos += data.length;
-  }
-  out.push({
-    type: MsgType.Update, conn, state: stateIndex('ESTABLISHED'),
-    // lab: the client acknowledged "held\n" (it read it); mixed: nothing acknowledged.
-    sndUna: (iss + 1 + (shape === 'lab' ? sndPos : 0)) >>> 0,
-    sndWnd: (64_240 << 7) >>> 0, tsRecent: 1_000_100 + conn, tsLast: 2_000_100 + conn, finSeq: 0, finReceived: false,
-  });
-  if (shape === 'mixed') {
-    const state = Buffer.from(JSON.stringify({ data: { k: String(conn) }, partial: '' }));
-    out.push({ type: MsgType.Checkpoint, conn, consumed: rcvPos >> 1, produced: 0, state });
-  }
-  return out;
-}
-
 function fillStore(n: number, shape: Shape): Store {
-  const store = new ReplicaStore({ bytesPerConnection: STORE_BOUND });
-  for (let conn = 1; conn <= n; conn++) {
-    for (const m of messagesFor(conn, shape)) {
-      const err = store.apply(m);
-      if (err) throw new Error(`store refused a message of connection ${conn}: ${err.reason}`);
-    }
-  }
-  return store;
+  return syntheticStore(n, shape, PORT, { bytesPerConnection: STORE_BOUND });
 }
 
 /** V8's collector pauses, by time, to attribute to each step. */

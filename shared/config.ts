@@ -85,6 +85,10 @@ const TakeoverSchema = z.strictObject({
    *  unacknowledged segments at once (backup-daemon/takeover.ts pmtuKick: measured gain
    *  and costs there). */
   pmtuKick: z.boolean({ error: 'must be true or false' }).default(true),
+  /** Run the takeover's rebuild on made-up connections at start and every 30 s, in
+   *  small slices, so the real takeover does not meet that code cold
+   *  (backup-daemon/warmup.ts). */
+  warmup: z.boolean({ error: 'must be true or false' }).default(true),
 });
 
 export const ConfigSchema = z

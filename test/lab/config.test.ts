@@ -136,3 +136,10 @@ t.test('takeover.pmtuKick: true when absent, a boolean when given', async (t) =>
   t.equal(parseConfig({ ...base, takeover: { pmtuKick: false } }).takeover.pmtuKick, false);
   t.throws(() => parseConfig({ ...base, takeover: { pmtuKick: 'yes' } }), /takeover\.pmtuKick: must be true or false/);
 });
+
+t.test('takeover.warmup: true when absent, a boolean when given', async (t) => {
+  const base = JSON.parse(readFileSync(new URL('../../lab/two-hosts.example.json', import.meta.url).pathname, 'utf8')) as Record<string, unknown>;
+  t.equal(parseConfig({ ...base, takeover: {} }).takeover.warmup, true);
+  t.equal(parseConfig({ ...base, takeover: { warmup: false } }).takeover.warmup, false);
+  t.throws(() => parseConfig({ ...base, takeover: { warmup: 1 } }), /takeover\.warmup: must be true or false/);
+});
