@@ -10,7 +10,7 @@ import { BACKUP_RX_RING_FRAMES, type Config } from '../shared/config.js';
 import { logger } from '../shared/log.js';
 import { toIpv4U32, u32ToIpv4 } from '../shared/wire/addr.js';
 import { HeartbeatPeer, heartbeatsFor } from '../shared/heartbeat/peer.js';
-import { openLink } from '../native/index.js';
+import { openLink, setThreadNormal, setThreadRealtime } from '../native/index.js';
 import { arpOrIpv4To } from '../native/bpf.js';
 import { Runtime } from '../primary/runtime.js';
 import type { PreparedApp, ServedApp } from '../primary/app.js';
@@ -19,6 +19,9 @@ import { takeover, type TakeoverResult } from './takeover.js';
 import { REWARM_MS, warmUpTakeover } from './warmup.js';
 
 const log = logger('backup');
+
+/** SCHED_RR priority of the main thread during the takeover's rebuild and restart. */
+const TAKEOVER_PRIORITY = 5;
 
 export interface BackupOptions {
   config: Config;
@@ -111,7 +114,10 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
     this.server?.endSession(this.vip, 'takeover');
     await this.heartbeats?.close();
     try {
-      const r = await takeover({ store: this.server?.stores.get(this.vip), runtime: this.runtime, app: this.o.app, pmtuKick: this.o.config.takeover.pmtuKick });
+      const t = this.o.config.takeover;
+      // Below the heartbeat threads' 10: nothing of ours should preempt those.
+      const priority = t.realtime ? { raise: () => setThreadRealtime(TAKEOVER_PRIORITY), lower: setThreadNormal } : undefined;
+      const r = await takeover({ store: this.server?.stores.get(this.vip), runtime: this.runtime, app: this.o.app, pmtuKick: t.pmtuKick, priority });
       this.served = r.served;
       this.state = 'serving';
       // The connections are the engine's now (it shares the replica's buffers and frees

@@ -107,6 +107,7 @@ export interface NativeBinding {
   fillChecksums(frame: Uint8Array): boolean;
   /** SCHED_RR at `priority` (1..99) for the calling thread; false when not permitted. */
   setRealtime(priority: number): boolean;
+  setNormal(): void;
 }
 
 /** The repository root, from src (native/) or built (dist/native/) code alike. */
@@ -165,5 +166,14 @@ export function setThreadRealtime(priority = 10): boolean {
     return binding().setRealtime(priority);
   } catch {
     return false;
+  }
+}
+
+/** Back to normal scheduling for the calling thread (after setThreadRealtime). */
+export function setThreadNormal(): void {
+  try {
+    binding().setNormal();
+  } catch {
+    // not built: it was never raised either
   }
 }

@@ -89,6 +89,10 @@ const TakeoverSchema = z.strictObject({
    *  small slices, so the real takeover does not meet that code cold
    *  (backup-daemon/warmup.ts). */
   warmup: z.boolean({ error: 'must be true or false' }).default(true),
+  /** Run the rebuild and restart at real-time priority (SCHED_RR 5, below the heartbeat
+   *  threads), so other work on a busy host cannot take the CPU from them midway
+   *  (backup-daemon/takeover.ts). Needs CAP_SYS_NICE; without it, normal priority. */
+  realtime: z.boolean({ error: 'must be true or false' }).default(true),
 });
 
 export const ConfigSchema = z

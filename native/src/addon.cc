@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("onesSum", Napi::Function::New(env, intact::OnesSumJs, "onesSum"));
   exports.Set("fillChecksums", Napi::Function::New(env, intact::FillChecksumsJs, "fillChecksums"));
   exports.Set("setRealtime", Napi::Function::New(env, intact::SetRealtimeJs, "setRealtime"));
+  exports.Set("setNormal", Napi::Function::New(env, intact::SetNormalJs, "setNormal"));
   return exports;
 }
 

@@ -24,4 +24,12 @@ Napi::Value SetRealtimeJs(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+Napi::Value SetNormalJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  sched_param p{};
+  p.sched_priority = 0;
+  if (sched_setscheduler(0, SCHED_OTHER, &p) != 0) throw SyscallError(env, "sched_setscheduler", errno);
+  return env.Undefined();
+}
+
 }  // namespace intact

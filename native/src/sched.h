@@ -11,4 +11,7 @@ namespace intact {
 // Returns true, or false with no change when not permitted (no CAP_SYS_NICE / RLIMIT_RTPRIO).
 Napi::Value SetRealtimeJs(const Napi::CallbackInfo& info);
 
+// setNormal(): back to SCHED_OTHER for the calling thread (always permitted).
+Napi::Value SetNormalJs(const Napi::CallbackInfo& info);
+
 }  // namespace intact

@@ -85,3 +85,42 @@ t.test('the claim reads nothing the link received while the backup was passive',
   t.equal(r.staleFrames, 1, 'the waiting frame was discarded');
   t.equal(runtime.host.stats.vipConflicts, 0, 'no conflict seen');
 });
+
+t.test('the rebuild and restart run raised, and the priority is lowered before the claim', async (t) => {
+  const store = new ReplicaStore({ bytesPerConnection: 1 << 20 });
+  replicate(store, 1, 'ESTABLISHED');
+  const [link] = memoryLinkPair();
+  const runtime = new Runtime({ link, vip: VIP });
+  t.teardown(() => runtime.close());
+  const events: string[] = [];
+  const app: IntactApp = {
+    name: 'recorder', description: 'records', defaultPort: PORT,
+    create: () => ({ connection: () => {}, restore: () => events.push('restore') }),
+  };
+  const start = runtime.start.bind(runtime);
+  runtime.start = (announce?: boolean) => {
+    events.push('claim');
+    return start(announce);
+  };
+  const r = await takeover({
+    store, runtime, app: prepareApp(app),
+    priority: { raise: () => (events.push('raise'), true), lower: () => events.push('lower') },
+  });
+  t.teardown(() => r.served.close());
+  t.same(events, ['raise', 'restore', 'lower', 'claim']);
+  t.equal(r.realtime, true);
+});
+
+t.test('a restart that throws still lowers the priority', async (t) => {
+  const [link] = memoryLinkPair();
+  const runtime = new Runtime({ link, vip: VIP });
+  t.teardown(() => runtime.close());
+  let lowered = false;
+  const app: IntactApp = { name: 'bad', description: 'cannot listen', defaultPort: PORT, create: () => ({ connection: () => {} }) };
+  const prepared = prepareApp(app);
+  // A port already served makes serveApp fail.
+  const other = await (await import('../../primary/app.js')).serveApp(prepared, { runtime });
+  t.teardown(() => other.close());
+  await t.rejects(takeover({ store: undefined, runtime, app: prepared, priority: { raise: () => true, lower: () => { lowered = true; } } }));
+  t.equal(lowered, true);
+});

@@ -143,3 +143,10 @@ t.test('takeover.warmup: true when absent, a boolean when given', async (t) => {
   t.equal(parseConfig({ ...base, takeover: { warmup: false } }).takeover.warmup, false);
   t.throws(() => parseConfig({ ...base, takeover: { warmup: 1 } }), /takeover\.warmup: must be true or false/);
 });
+
+t.test('takeover.realtime: true when absent, a boolean when given', async (t) => {
+  const base = JSON.parse(readFileSync(new URL('../../lab/two-hosts.example.json', import.meta.url).pathname, 'utf8')) as Record<string, unknown>;
+  t.equal(parseConfig({ ...base, takeover: {} }).takeover.realtime, true);
+  t.equal(parseConfig({ ...base, takeover: { realtime: false } }).takeover.realtime, false);
+  t.throws(() => parseConfig({ ...base, takeover: { realtime: 'no' } }), /takeover\.realtime: must be true or false/);
+});
