@@ -42,6 +42,8 @@ export interface TakeoverResult extends TakeoverTimes {
   staleFrames: number;
   /** The rebuild and restart ran at real-time priority (false: not permitted, or not asked). */
   realtime: boolean;
+  /** How many connections were rebuilt in each TCP state (the kick differs by state). */
+  states: Record<string, number>;
   served: ServedApp;
 }
 
@@ -78,6 +80,8 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
   // The rebuilt connections stay silent until the kick releases them, paced.
   for (const { c } of rebuilt) hold(c);
   const rebuiltAt = now();
+  const states: Record<string, number> = {};
+  for (const { c } of rebuilt) states[c.state] = (states[c.state] ?? 0) + 1;
 
   // 2. restart the application, before the claim: the event loop is busy for the whole
   // step (10,000 connections: 130-340 ms measured), and once the VIP is claimed the
@@ -119,8 +123,8 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
     rebuildMs: rebuiltAt - t0, restartMs: restartedAt - rebuiltAt, claimMs: claimedAt - restartedAt,
     kickMs: kickedAt - claimedAt, totalMs: kickedAt - t0,
   };
-  log.info({ connections: rebuilt.length, failed, ...times, kick: k, staleFrames: stale, realtime: raised }, 'takeover done');
-  return { connections: rebuilt.length, failed, served, kick: k, staleFrames: stale, realtime: raised, ...times };
+  log.info({ connections: rebuilt.length, failed, ...times, kick: k, staleFrames: stale, realtime: raised, states }, 'takeover done');
+  return { connections: rebuilt.length, failed, served, kick: k, staleFrames: stale, realtime: raised, states, ...times };
 }
 
 /** The error listener every adopted socket gets before the app has it (one function

@@ -109,6 +109,7 @@ t.test('the rebuild and restart run raised, and the priority is lowered before t
   t.teardown(() => r.served.close());
   t.same(events, ['raise', 'restore', 'lower', 'claim']);
   t.equal(r.realtime, true);
+  t.same(r.states, { ESTABLISHED: 1 }, 'the rebuilt states, counted');
 });
 
 t.test('a restart that throws still lowers the priority', async (t) => {
