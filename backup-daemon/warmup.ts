@@ -26,6 +26,8 @@ export const WARMUP_CONNECTIONS = 1000;
 export const WARMUP_ROUNDS = 3;
 export const SLICE = 50;
 export const REWARM_MS = 30_000;
+/** Bytes per made-up data message in the warm-up (syntheticMessages). */
+const WARMUP_SEGMENT = 16;
 
 const SEGMENT = 1448;
 const SYNTHETIC_VIP = 0xc0000264; // 192.0.2.100 (TEST-NET-1: never a real peer)
@@ -39,7 +41,10 @@ const SYNTHETIC_CLIENTS = 0xc000020a; // 192.0.2.10, .11, ... (one per 50,000)
  *  Every message's data is a copy of its own (Buffer.from), as the codec decodes it. */
 export type SyntheticShape = 'mixed' | 'lab';
 
-export function syntheticMessages(conn: number, shape: SyntheticShape, port: number): Message[] {
+/** `segment` is the bytes per data message (a full segment by default). The warm-up
+ *  passes a few bytes: the rebuild's work is per message (chunk), not per byte, and a
+ *  round then allocates under a megabyte instead of ~33 MB for the collector. */
+export function syntheticMessages(conn: number, shape: SyntheticShape, port: number, segment = SEGMENT): Message[] {
   const remoteAddr = SYNTHETIC_CLIENTS + Math.floor(conn / 50_000);
   const remotePort = 10_000 + (conn % 50_000);
   // Sequence numbers spread over the space, some crossing the wrap.
@@ -49,17 +54,20 @@ export function syntheticMessages(conn: number, shape: SyntheticShape, port: num
     type: MsgType.Open, conn, localAddr: SYNTHETIC_VIP, localPort: port, remoteAddr, remotePort, iss, irs, mss: 1460,
     sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 1_000_000 + conn, tsLast: 2_000_000 + conn, sndWnd: 64_240,
   }];
-  const recv = shape === 'lab' ? Buffer.concat([Buffer.from('hold 10000\n'), Buffer.alloc(10_000, 0x61)]) : Buffer.alloc(1000, 0x62);
-  const send = shape === 'lab' ? Buffer.from('held\n') : Buffer.alloc(10_000, 0x63);
+  // Sizes in full segments' proportion: as many messages whatever `segment` is.
+  const scaled = (bytes: number) => Math.round((bytes * segment) / SEGMENT);
+  const head = Buffer.from('hold 10000\n');
+  const recv = shape === 'lab' ? Buffer.concat([head, Buffer.alloc(Math.max(0, scaled(head.length + 10_000) - head.length), 0x61)]) : Buffer.alloc(scaled(1000), 0x62);
+  const send = shape === 'lab' ? Buffer.from('held\n') : Buffer.alloc(scaled(10_000), 0x63);
   let rcvPos = 0;
-  for (let o = 0; o < recv.length; o += SEGMENT) {
-    const data = Buffer.from(recv.subarray(o, o + SEGMENT));
+  for (let o = 0; o < recv.length; o += segment) {
+    const data = Buffer.from(recv.subarray(o, o + segment));
     out.push({ type: MsgType.RecvData, conn, seq: (irs + 1 + rcvPos) >>> 0, data });
     rcvPos += data.length;
   }
   let sndPos = 0;
-  for (let o = 0; o < send.length; o += SEGMENT) {
-    const data = Buffer.from(send.subarray(o, o + SEGMENT));
+  for (let o = 0; o < send.length; o += segment) {
+    const data = Buffer.from(send.subarray(o, o + segment));
     out.push({ type: MsgType.SendData, conn, seq: (iss + 1 + sndPos) >>> 0, data });
     sndPos += data.length;
   }
@@ -78,11 +86,11 @@ export function syntheticMessages(conn: number, shape: SyntheticShape, port: num
 
 /** A store holding connections `first`..`first + n - 1`, each of `shape`. Throws if the
  *  store refuses a message: the generator is wrong. */
-export function syntheticStore(n: number, shape: SyntheticShape, port: number, o: { first?: number; bytesPerConnection?: number } = {}): ReplicaStore {
+export function syntheticStore(n: number, shape: SyntheticShape, port: number, o: { first?: number; bytesPerConnection?: number; segment?: number } = {}): ReplicaStore {
   const store = new ReplicaStore({ bytesPerConnection: o.bytesPerConnection ?? 1 << 20 });
   const first = o.first ?? 1;
   for (let conn = first; conn < first + n; conn++) {
-    for (const m of syntheticMessages(conn, shape, port)) {
+    for (const m of syntheticMessages(conn, shape, port, o.segment)) {
       const err = store.apply(m);
       if (err) throw new Error(`synthetic connection ${conn}: the store refused a message: ${err.reason}`);
     }
@@ -94,7 +102,7 @@ export function syntheticStore(n: number, shape: SyntheticShape, port: number, o
  *  hold) into `stack`, alternating shapes by slice. Returns how many were rebuilt. */
 export function warmSlice(stack: TcpStack, n: number, first: number): number {
   const shape: SyntheticShape = (first / n) % 2 < 1 ? 'lab' : 'mixed';
-  const store = syntheticStore(n, shape, 1, { first });
+  const store = syntheticStore(n, shape, 1, { first, segment: WARMUP_SEGMENT });
   const { rebuilt, failed } = rebuildConnections(store, stack, performance.now());
   if (failed > 0) throw new Error(`warm-up: ${failed} synthetic connections could not be rebuilt`);
   for (const { c } of rebuilt) hold(c);

@@ -2,7 +2,7 @@
 // made-up replicas: the store must hold them and the rebuild must take every one (a
 // generator either refuses would warm nothing), in slices, into stacks of its own.
 import t from 'tap';
-import { syntheticStore, warmSlice, warmUpTakeover } from '../../backup-daemon/warmup.js';
+import { syntheticMessages, syntheticStore, warmSlice, warmUpTakeover } from '../../backup-daemon/warmup.js';
 import { rebuildConnections } from '../../backup-daemon/takeover.js';
 import { TcpStack } from '../../shared/tcp/stack.js';
 
@@ -17,6 +17,16 @@ t.test('both synthetic shapes are held by the store and rebuilt ESTABLISHED, wit
     const c = rebuilt[0]!.c;
     t.equal(c.recvQueued(), shape === 'lab' ? 10_011 : 500, `${shape}: received bytes from the consumed point`);
     t.equal(c.sendQueued(), shape === 'lab' ? 0 : 10_000, `${shape}: send bytes from snd_una`);
+  }
+});
+
+t.test('a smaller segment keeps the number of messages, not the bytes', async (t) => {
+  for (const shape of ['mixed', 'lab'] as const) {
+    const full = syntheticMessages(7, shape, 8080);
+    const small = syntheticMessages(7, shape, 8080, 16);
+    t.same(small.map((m) => m.type), full.map((m) => m.type), `${shape}: the same messages in the same order`);
+    const bytes = (ms: typeof full) => ms.reduce((a, m) => a + ('data' in m ? m.data.length : 0), 0);
+    t.ok(bytes(small) < bytes(full) / 50, `${shape}: ${bytes(small)} bytes instead of ${bytes(full)}`);
   }
 });
 
