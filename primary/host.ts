@@ -268,7 +268,7 @@ export class VipHost {
     if (r === 'request') {
       const out: TxFrame[] = [];
       this.#arpRequest(ip, out);
-      this.#send(out);
+      this.#send(out, now);
       this.#armTimer(now);
     }
     return false;
@@ -475,7 +475,7 @@ export class VipHost {
     const { retry, dropped } = this.neighbors.expire(now);
     for (const ip of retry) this.#arpRequest(ip, out);
     for (let i = 0; i < dropped.length; i++) this.#drop('arp-timeout', now);
-    if (out.length > 0 || this.#txBacklog.length > 0) this.#send(out);
+    if (out.length > 0 || this.#txBacklog.length > 0) this.#send(out, now);
     this.#armTimer(now);
   }
 
@@ -500,24 +500,16 @@ export class VipHost {
     this.stats.arpRequests++;
   }
 
-  #send(frames: TxFrame[]): void {
+  #send(frames: TxFrame[], now = this.#now()): void {
     if (this.#silenced) {
       const n = frames.length + this.#txBacklog.length;
       this.#txBacklog = [];
       this.stats.drops.silenced = (this.stats.drops.silenced ?? 0) + n;
       return;
     }
-    this.#awake(this.#now());
-    if (this.#fenced) {
-      // Held, not sent: #unfence's pass sends them if nobody silenced us meanwhile.
-      const room = TX_BACKLOG_MAX - this.#txBacklog.length;
-      for (let i = 0; i < frames.length && i < room; i++) this.#txBacklog.push(frames[i]!);
-      if (frames.length > room) {
-        const now = this.#now();
-        for (let i = room; i < frames.length; i++) this.#drop('tx-backlog-full', now);
-      }
-      return;
-    }
+    this.#awake(now);
+    // Held, not sent: #unfence's pass sends them if nobody silenced us meanwhile.
+    if (this.#fenced) return this.#keep(frames, 0, now);
     const all = this.#txBacklog.length === 0 ? frames : this.#txBacklog.concat(frames);
     this.#txBacklog = [];
     if (all.length === 0) return;
@@ -528,13 +520,15 @@ export class VipHost {
     // connection a retransmission timeout, so it waits for the next pass, a
     // millisecond away (#armTimer), in order and bounded.
     this.stats.txRefused += all.length - n;
-    const keep = Math.min(all.length - n, TX_BACKLOG_MAX);
-    this.#txBacklog = all.slice(n, n + keep);
-    const dropped = all.length - n - keep;
-    if (dropped > 0) {
-      const now = this.#now();
-      for (let i = 0; i < dropped; i++) this.#drop('tx-backlog-full', now);
-    }
+    this.#keep(all, n, now);
+  }
+
+  /** `frames` from index `from` on join the backlog, in order, up to TX_BACKLOG_MAX;
+   *  the rest are dropped and counted. */
+  #keep(frames: readonly TxFrame[], from: number, now: number): void {
+    const keep = Math.min(frames.length - from, TX_BACKLOG_MAX - this.#txBacklog.length);
+    for (let i = from; i < from + keep; i++) this.#txBacklog.push(frames[i]!);
+    for (let i = from + keep; i < frames.length; i++) this.#drop('tx-backlog-full', now);
   }
 
   #armTimer(now: number): void {
