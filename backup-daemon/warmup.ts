@@ -98,10 +98,9 @@ export function syntheticStore(n: number, shape: SyntheticShape, port: number, o
   return store;
 }
 
-/** One slice of the warm-up: `n` synthetic connections rebuilt (rebuildConnections,
- *  hold) into `stack`, alternating shapes by slice. Returns how many were rebuilt. */
-export function warmSlice(stack: TcpStack, n: number, first: number): number {
-  const shape: SyntheticShape = (first / n) % 2 < 1 ? 'lab' : 'mixed';
+/** One slice of the warm-up: `n` synthetic connections of `shape`, numbered from
+ *  `first`, rebuilt (rebuildConnections, hold) into `stack`. Returns how many. */
+export function warmSlice(stack: TcpStack, n: number, first: number, shape: SyntheticShape): number {
   const store = syntheticStore(n, shape, 1, { first, segment: WARMUP_SEGMENT });
   const { rebuilt, failed } = rebuildConnections(store, stack, performance.now());
   if (failed > 0) throw new Error(`warm-up: ${failed} synthetic connections could not be rebuilt`);
@@ -130,10 +129,11 @@ export async function warmUpTakeover(
   let done = 0;
   for (let round = 0; round < (o.rounds ?? WARMUP_ROUNDS); round++) {
     const stack = new TcpStack({ ...stackOptions, wake: () => {} });
-    for (let first = 1; first <= perRound; first += slice) {
+    for (let first = 1, k = 0; first <= perRound; first += slice, k++) {
       if (o.cancelled?.()) return { connections: done, busyMs: busy, wallMs: performance.now() - t0 };
       const s = performance.now();
-      done += warmSlice(stack, Math.min(slice, perRound - first + 1), first);
+      // Both shapes, slice by slice: every kind of held data and a checkpoint to parse.
+      done += warmSlice(stack, Math.min(slice, perRound - first + 1), first, k % 2 === 0 ? 'lab' : 'mixed');
       busy += performance.now() - s;
       await new Promise<void>((r) => setImmediate(r));
     }

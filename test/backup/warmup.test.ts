@@ -32,8 +32,8 @@ t.test('a smaller segment keeps the number of messages, not the bytes', async (t
 
 t.test('a slice rebuilds its connections held silent in the given stack', async (t) => {
   const stack = new TcpStack({});
-  t.equal(warmSlice(stack, 50, 1), 50);
-  t.equal(warmSlice(stack, 50, 51), 50, 'the next slice, other connections');
+  t.equal(warmSlice(stack, 50, 1, 'lab'), 50);
+  t.equal(warmSlice(stack, 50, 51, 'mixed'), 50, 'the next slice, other connections');
   t.equal(stack.poll(1000).length, 0, 'held: nothing to send');
 });
 
