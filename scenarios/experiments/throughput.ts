@@ -54,18 +54,17 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 /** One row per direction from the per-run samples. Pure (tested without a lab). */
 export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[] {
   return DIRECTIONS.map((d) => {
-    const fig = (mode: Mode): number | null => {
-      const xs = samples.filter((s) => s.direction === d && s.mode === mode && s.verified === true).map((s) => s.gbps as number);
+    /** Median of a figure over this direction's verified runs of `mode`. */
+    const median = (mode: Mode, field: string): number | null => {
+      const xs = samples.filter((s) => s.direction === d && s.mode === mode && s.verified === true && typeof s[field] === 'number' && Number.isFinite(s[field]))
+        .map((s) => s[field] as number);
       return xs.length ? r3(quantile(xs.sort((a, b) => a - b), 0.5)) : null;
     };
+    const fig = (mode: Mode) => median(mode, 'gbps');
     const off = fig('off');
     const on = fig('on');
     const ratio = on !== null && off !== null && off > 0 ? r3(on / off) : null;
-    const cpu = (mode: Mode, who: keyof typeof CPU_FIELDS): number | null => {
-      const xs = samples.filter((s) => s.direction === d && s.mode === mode && s.verified === true && typeof s[CPU_FIELDS[who]] === 'number' && Number.isFinite(s[CPU_FIELDS[who]]))
-        .map((s) => s[CPU_FIELDS[who]] as number);
-      return xs.length ? r3(quantile(xs.sort((a, b) => a - b), 0.5)) : null;
-    };
+    const cpu = (mode: Mode, who: keyof typeof CPU_FIELDS) => median(mode, CPU_FIELDS[who]);
     const serverCpu = { kernel: cpu('kernel', 'server'), off: cpu('off', 'server'), on: cpu('on', 'server') };
     return {
       direction: d,
