@@ -1,6 +1,6 @@
 // Two heartbeat threads over real UDP on loopback addresses (127.0.0.1 and 127.0.0.2):
 // no root, no namespace.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import { HeartbeatPeer } from '../../shared/heartbeat/peer.js';
 
@@ -19,6 +19,17 @@ function pair(base: number, keys: [string, string], deadMs = 60) {
 
 const port = () => 20000 + Math.floor(Math.random() * 20000) * 2;
 
+/** A pair with matching keys, both started, once the backup has heard the primary. */
+async function alivePair(t: Test) {
+  const p = pair(port(), [key, key]);
+  t.teardown(() => Promise.all([p.primary.close(), p.backup.close()]));
+  const alive = once(p.backup, 'alive');
+  p.backup.start();
+  p.primary.start();
+  await alive;
+  return p;
+}
+
 t.test('each side sees the other alive, and the backup sees a stopped primary dead', async (t) => {
   const { primary, backup } = pair(port(), [key, key]);
   t.teardown(() => Promise.all([primary.close(), backup.close()]));
@@ -35,12 +46,7 @@ t.test('each side sees the other alive, and the backup sees a stopped primary de
 });
 
 t.test('a silenced primary is declared dead', async (t) => {
-  const { primary, backup } = pair(port(), [key, key]);
-  t.teardown(() => Promise.all([primary.close(), backup.close()]));
-  const alive = once(backup, 'alive');
-  backup.start();
-  primary.start();
-  await alive;
+  const { primary, backup } = await alivePair(t);
   primary.silence();
   await once(backup, 'dead');
   t.pass('dead after silence');
@@ -60,12 +66,7 @@ t.test('beats with the wrong key are refused and never make the peer alive', asy
 });
 
 t.test('traffic the main thread saw (heard) keeps a peer alive whose beats stopped, until it stops too', async (t) => {
-  const { primary, backup } = pair(port(), [key, key]);
-  t.teardown(() => Promise.all([primary.close(), backup.close()]));
-  const alive = once(backup, 'alive');
-  backup.start();
-  primary.start();
-  await alive;
+  const { primary, backup } = await alivePair(t);
   // Past the detector's start-up window, where the dead time is longer.
   await new Promise((r) => setTimeout(r, 1100));
   let dead = false;
