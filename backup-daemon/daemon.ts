@@ -62,7 +62,7 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
     // not in the middle of a takeover. The host is not started: the backup is silent on
     // the service LAN (no ARP answers for the VIP) until it takes over.
     const link = openLink(c.backup.serviceInterface, { filter: arpOrIpv4To(this.vip), netns: this.o.netns, gso: this.o.gso, ringFrames: c.backup.rxRingFrames ?? BACKUP_RX_RING_FRAMES });
-    this.runtime = new Runtime({ link, vip: this.vip, ownsLink: true });
+    this.runtime = new Runtime({ link, vip: this.vip, ownsLink: true, stackOptions: c.tcp });
     this.server = new ReplicationServer({
       host: c.backup.replicationAddress,
       port: c.replication.port,
@@ -85,7 +85,10 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
     this.server.on('activity', () => this.heartbeats?.heard('replication'));
     if (c.takeover.warmup) this.warmUp();
     this.heartbeats.start();
-    this.line('ready', { vip: c.vip, app: this.o.app.app.name, port: this.o.app.port });
+    // The buffers it will rebuild connections with: they must be the primary's (a smaller
+    // receive buffer here would shrink the window clients were offered).
+    const cfg = this.runtime.stack.cfg;
+    this.line('ready', { vip: c.vip, app: this.o.app.app.name, port: this.o.app.port, tcp: { sndBuf: cfg.sndBuf, rcvBuf: cfg.rcvBuf } });
     log.info({ vip: c.vip, app: this.o.app.app.name }, 'backup watching the primary');
   }
 

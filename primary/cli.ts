@@ -48,6 +48,7 @@ export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal):
     netns: opts.netns,
     gso: opts.gso,
     ringFrames: config.primary.rxRingFrames,
+    stackOptions: config.tcp,
   });
   // Protection first: the mirror must be on the stack before the first SYN arrives.
   let protection: Protection | undefined;

@@ -53,6 +53,20 @@ const HostSchema = z.strictObject({
  *  1.08 s, p99 1.85-1.95 s, max 1.98 s. It costs the backup ~134 MB of pinned memory. */
 export const BACKUP_RX_RING_FRAMES = 2048;
 
+/** The deployment's buffer defaults: 2 MiB each way, eight times the engine's own
+ *  default (shared/tcp/config.ts, for embedding and tests), because with a backup each
+ *  byte waits for the replication round trip before it leaves (rule 2) and each
+ *  received byte before it is acknowledged (rule 1), so a connection needs more bytes
+ *  in flight for the same rate. Measured in the lab (`intact scenario throughput`, two
+ *  runs per arm, alternating, 2026-11-22), 1 GB each way, replication on: client →
+ *  server 1.85 / 1.80 Gbit/s against 1.53 / 1.26 with 256 KiB, server → client 2.11 /
+ *  1.90 against 1.86 / 1.65. Without a backup the gain was smaller, so on / off rose:
+ *  0.85 / 0.81 against 0.80 / 0.63 (to the server), 0.76 / 0.70 against 0.66 / 0.64
+ *  (from it). Linux allows 4 MiB (send) and 6 MiB (receive) per socket by default;
+ *  these are caps, not allocations. Both fit in the default store of 4 MiB per
+ *  connection, which gives received bytes half. */
+export const DEFAULT_TCP_BUFFERS = { sndBuf: 2 * 1024 * 1024, rcvBuf: 2 * 1024 * 1024 } as const;
+
 /** The heartbeat defaults, exported so the experiments label and measure exactly these. */
 export const DEFAULT_HEARTBEAT = { heartbeatIntervalMs: 10, deadTimeMs: 80 } as const;
 /** "10/80" style label of a heartbeat setting, as the scenarios' samples carry it. */
@@ -95,6 +109,24 @@ const TakeoverSchema = z.strictObject({
   realtime: z.boolean({ error: 'must be true or false' }).default(true),
 });
 
+/** Per-connection buffer sizes of the TCP engine (shared/tcp/config.ts). Both roles
+ *  read the same values: the backup rebuilds each connection into its own engine, and a
+ *  receive buffer smaller there than on the primary would shrink the window the client
+ *  was offered (a known pitfall of moving TCP state). */
+const bufferBytes = z.int({ error: 'must be a whole number of bytes' })
+  .min(16 * 1024, { error: 'must be between 16384 and 1073741824 bytes' })
+  .max(2 ** 30, { error: 'must be between 16384 and 1073741824 bytes' });
+const TcpSchema = z.strictObject({
+  /** Bytes the app may have written and not yet had acknowledged, per connection. With
+   *  a backup these bytes also cover the replication round trip (rule 2: output leaves
+   *  only once the backup holds it), so the transfer rate of one connection is at most
+   *  sndBuf divided by (replication round trip + client round trip). */
+  sndBuf: bufferBytes.default(DEFAULT_TCP_BUFFERS.sndBuf),
+  /** Bytes received and not yet read by the app, per connection; sets the window and the
+   *  window scale offered to clients. */
+  rcvBuf: bufferBytes.default(DEFAULT_TCP_BUFFERS.rcvBuf),
+});
+
 export const ConfigSchema = z
   .strictObject({
     /** The service address the clients connect to; configured in no kernel. */
@@ -113,6 +145,8 @@ export const ConfigSchema = z
     replication: ReplicationSchema,
     /** How the backup takes over (optional). */
     takeover: TakeoverSchema.prefault({}),
+    /** The TCP engine's buffers, the same on both roles (optional). */
+    tcp: TcpSchema.prefault({}),
     /** Directory for per-role log files; logs go to stderr when absent. */
     logDir: z.string().min(1, { error: 'must be a non-empty path' }).optional(),
   })
@@ -146,6 +180,18 @@ export const ConfigSchema = z
     sameNet(c.primary.serviceAddress, ['primary', 'serviceAddress']);
     sameNet(c.backup.serviceAddress, ['backup', 'serviceAddress']);
     sameNet(c.gateway, ['gateway']);
+
+    // Output must always find room in the backup's store: the mirror gives received
+    // bytes at most half of it (primary/replication/mirror.ts).
+    const { sndBuf } = c.tcp;
+    const store = c.replication.storeBytesPerConnection;
+    if (typeof sndBuf === 'number' && typeof store === 'number' && sndBuf > store / 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tcp', 'sndBuf'],
+        message: `must be at most half of replication.storeBytesPerConnection (${store}): the store holds a connection's unacknowledged output beside its unconsumed input`,
+      });
+    }
 
     // One late heartbeat must not look like a death.
     const { deadTimeMs, heartbeatIntervalMs } = c.replication;

@@ -35,7 +35,7 @@ const o = new Command()
 const config = loadConfig(o.config);
 const app = await loadApp(o.app);
 const prepared = prepareApp(app, { port: o.port, options: parseAppOptPairs(o.appOpt) });
-const runtime = openServiceRuntime({ ifname: config.primary.serviceInterface, vip: config.vip, gso: true });
+const runtime = openServiceRuntime({ ifname: config.primary.serviceInterface, vip: config.vip, gso: true, stackOptions: config.tcp });
 let protection: Protection | undefined;
 if (o.backup) {
   protection = new Protection(runtime, config);

@@ -150,3 +150,15 @@ t.test('takeover.realtime: true when absent, a boolean when given', async (t) =>
   t.equal(parseConfig({ ...base, takeover: { realtime: false } }).takeover.realtime, false);
   t.throws(() => parseConfig({ ...base, takeover: { realtime: 'no' } }), /takeover\.realtime: must be true or false/);
 });
+
+t.test('tcp: 2 MiB buffers when absent; each buffer within bounds; output fits the store', async (t) => {
+  const base = valid();
+  t.same(parseConfig(base).tcp, { sndBuf: 2 << 20, rcvBuf: 2 << 20 }, 'absent: the deployment defaults');
+  t.same(parseConfig({ ...base, tcp: { sndBuf: 1 << 20 } }).tcp, { sndBuf: 1 << 20, rcvBuf: 2 << 20 });
+  t.match(failure(t, { ...base, tcp: { rcvBuf: 1000 } }), /test\.json: tcp\.rcvBuf: must be between 16384 and 1073741824 bytes/);
+  t.match(failure(t, { ...base, tcp: { sndBuf: 65536.5 } }), /tcp\.sndBuf: must be a whole number of bytes/);
+  t.match(failure(t, { ...base, tcp: { sndbuf: 65536 } }), /tcp: .*sndbuf/, 'a misspelt key is refused, not ignored');
+  // The default store (4 MiB) takes output up to 2 MiB; a larger store takes more.
+  t.match(failure(t, { ...base, tcp: { sndBuf: 3 << 20 } }), /tcp\.sndBuf: must be at most half of replication\.storeBytesPerConnection \(4194304\)/);
+  t.equal(parseConfig({ ...base, tcp: { sndBuf: 3 << 20 }, replication: { key: KEY, storeBytesPerConnection: 8 << 20 } }).tcp.sndBuf, 3 << 20);
+});

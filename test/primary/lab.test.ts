@@ -4,7 +4,7 @@
 // Sizes: INTACT_LAB_MB (default 100) for the big transfers; echo uses a tenth.
 import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -13,6 +13,8 @@ import { withLab, nsSpawn, nsExec, type Lab } from '../../lab/topology.js';
 import { findNode } from '../../lab/plan.js';
 import { setLoss } from '../../lab/faults.js';
 import { seededChunks } from '../../shared/stream.js';
+import { DEFAULT_TCP_BUFFERS } from '../../shared/config.js';
+import { wscaleFor } from '../../shared/tcp/options.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const BIG = Number(process.env.INTACT_LAB_MB ?? 100) * 1024 * 1024;
@@ -25,11 +27,11 @@ interface Primary {
   stop(): Promise<number | null>;
 }
 
-async function startPrimary(lab: Lab, app: string, args: string[] = []): Promise<Primary> {
+async function startPrimary(lab: Lab, app: string, args: string[] = [], config = lab.configs.primary): Promise<Primary> {
   const ns = findNode(lab, 'primary').netns;
   const proc = nsSpawn(
     ns,
-    [process.execPath, '--import', 'tsx', join(ROOT, 'test/primary/run-primary.ts'), '--config', lab.configs.primary, '--app', app, '--no-backup', ...args],
+    [process.execPath, '--import', 'tsx', join(ROOT, 'test/primary/run-primary.ts'), '--config', config, '--app', app, '--no-backup', ...args],
     { cwd: ROOT, env: { ...process.env, INTACT_LOG_LEVEL: process.env.INTACT_LOG_LEVEL ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -148,3 +150,36 @@ t.test('intact primary with 2 % loss on the service LAN', rootOnly(), suite(2));
 // The client's kernel then sends MSS-sized frames with real checksums: the other
 // receive path (verify in software, no GSO super-segments).
 t.test('intact primary with the client kernel segmenting and checksumming', rootOnly(), suite(0, { txCsumOff: true }));
+
+/** The window scale the client's kernel holds for a connection to the VIP (ss -ti), read
+ *  while a client keeps one open: what the primary's SYN-ACK offered. */
+async function offeredWindowScale(lab: Lab): Promise<number | undefined> {
+  const script = `
+    const net = require('node:net'); const { execFileSync } = require('node:child_process');
+    const s = net.connect(7, '${VIP}', () => s.write('x'));
+    s.once('data', () => {
+      const out = execFileSync('ss', ['-tin', 'dst', '${VIP}']).toString();
+      console.log((/wscale:(\\d+),/.exec(out) || [])[1] ?? 'none');
+      s.destroy();
+    });`;
+  const r = await nsExec(findNode(lab, 'client').netns, [process.execPath, '-e', script], { timeoutMs: 20_000 });
+  const n = Number(r.stdout.trim());
+  return Number.isInteger(n) ? n : undefined;
+}
+
+t.test('the config\'s tcp.rcvBuf sets the window the primary offers (its window scale)', rootOnly(), async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'intact-lab-tcp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await withLab({ clients: 1 }, async (lab) => {
+    const small = join(dir, 'small.json');
+    writeFileSync(small, JSON.stringify({ ...JSON.parse(readFileSync(lab.configs.primary, 'utf8')), tcp: { rcvBuf: 256 * 1024, sndBuf: 256 * 1024 } }));
+    for (const [label, config, rcvBuf] of [['default', lab.configs.primary, DEFAULT_TCP_BUFFERS.rcvBuf], ['256 KiB', small, 256 * 1024]] as const) {
+      const echo = await startPrimary(lab, 'echo', [], config);
+      try {
+        t.equal(await offeredWindowScale(lab), wscaleFor(rcvBuf), `${label}: rcvBuf ${rcvBuf} offers window scale ${wscaleFor(rcvBuf)}`);
+      } finally {
+        t.equal(await echo.stop(), 0, 'exits 0 on SIGTERM');
+      }
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { nsExec } from '../../../lab/topology.js';
 import { killNetnsSync } from '../../../lab/netns.js';
 import { startProcess, type ManagedProcess } from '../../../scenarios/lib/process.js';
 import { intactArgv, REPO_ROOT } from '../../../scenarios/lib/repo.js';
+import { loadConfig } from '../../../shared/config.js';
 
 export interface TakeoverEvent {
   event: 'takeover';
@@ -93,6 +94,12 @@ export class Pair {
     });
     let primary: ManagedProcess;
     try {
+      // The backup rebuilds with the config's buffers, as the primary serves with them.
+      const ready = JSON.parse(await backup.waitForLine(/"event":"ready"/, 1000)) as { tcp?: unknown };
+      const want = loadConfig(lab.configs.primary).tcp;
+      if (JSON.stringify(ready.tcp) !== JSON.stringify(want)) {
+        throw backup.error('ERR_INTACT_TEST', `the backup's TCP buffers ${JSON.stringify(ready.tcp)} are not the config's ${JSON.stringify(want)}`);
+      }
       primary = await startProcess({
         name: 'intact primary',
         netns: findNode(lab, 'primary').netns,
