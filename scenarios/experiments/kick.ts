@@ -360,8 +360,9 @@ export interface Verdict {
   works: Array<{ request: number; outageMs: number; gainMs: number; dropMedianMs: number; noneDropMedianMs: number }>;
   /** Cases where it is slower than none by as much as "works" asks it to be faster. */
   harms: Array<{ request: number; outageMs: number; gainMs: number }>;
-  /** Cases where every run of it failed (nothing to compare): counted against it. */
-  failed: Array<{ request: number; outageMs: number; runs: number }>;
+  /** Cases where fewer than JUDGED_MIN_OK_SHARE of its runs completed (`ok` of
+   *  `runs`): not judged, counted against it. */
+  failed: Array<{ request: number; outageMs: number; runs: number; ok: number }>;
   /** It moved TcpExtTCPChallengeACK or TcpExtPAWSEstab: the client judged it invalid. */
   rejected: boolean;
   /** Why intact must not adopt it whatever it measures (NOT_ADOPTABLE); absent: it may. */
@@ -376,14 +377,21 @@ export const NOT_ADOPTABLE: Partial<Record<KickVariant, string>> = {
 };
 
 /** A verdict intact could adopt: works somewhere, harms nowhere, never judged invalid,
- *  no case where every run failed, and not ruled out (NOT_ADOPTABLE). */
+ *  no case where most runs failed, and not ruled out (NOT_ADOPTABLE). */
 export function adoptable(v: Verdict): boolean {
   return v.works.length > 0 && v.harms.length === 0 && v.failed.length === 0 && !v.rejected && v.notAdoptable === undefined;
 }
 
+/** A case is judged only when at least this share of its runs completed: a kick whose
+ *  one good run in ten beat none's median has not shown that it works, and the nine
+ *  that failed count against it (as `failed`). */
+export const JUDGED_MIN_OK_SHARE = 0.5;
+
+const judged = (c: CellFigure) => c.n > 0 && c.n >= JUDGED_MIN_OK_SHARE * c.runs;
+
 export function verdicts(cells: readonly CellFigure[]): Verdict[] {
   return VARIANTS.filter((v) => v !== 'none').map((variant) => {
-    const at = cells.filter((c) => c.variant === variant && c.n > 0);
+    const at = cells.filter((c) => c.variant === variant && judged(c));
     const none = (c: CellFigure) => cells.find((x) => x.variant === 'none' && x.request === c.request && x.outageMs === c.outageMs);
     return {
       variant,
@@ -393,7 +401,7 @@ export function verdicts(cells: readonly CellFigure[]): Verdict[] {
         const n = none(c);
         return n !== undefined && -c.gainMs >= Math.max(WORKS_MIN_GAIN_MS, WORKS_MIN_GAIN_SHARE * n.dropMedianMs);
       }).map((c) => ({ request: c.request, outageMs: c.outageMs, gainMs: c.gainMs })),
-      failed: cells.filter((c) => c.variant === variant && c.n === 0 && c.runs > 0).map((c) => ({ request: c.request, outageMs: c.outageMs, runs: c.runs })),
+      failed: cells.filter((c) => c.variant === variant && c.runs > 0 && !judged(c)).map((c) => ({ request: c.request, outageMs: c.outageMs, runs: c.runs, ok: c.n })),
       rejected: at.some((c) => c.challengeAcks > 0 || c.pawsEstab > 0),
       ...(NOT_ADOPTABLE[variant] ? { notAdoptable: NOT_ADOPTABLE[variant] } : {}),
     };
@@ -432,7 +440,7 @@ function verdictLine(v: Verdict): string {
     ? `works for ${v.works.map((w) => `${requestLabel(w.request)} after ${w.outageMs} ms (resend ${fmt(w.dropMedianMs)} ms after the drop instead of ${fmt(w.noneDropMedianMs)}: ${fmt(w.gainMs)} ms sooner)`).join('; ')}`
     : 'never made the client resend sooner than its own timers';
   const harms = v.harms.length ? `; slower than none for ${v.harms.map((h) => `${requestLabel(h.request)} after ${h.outageMs} ms (${fmt(-h.gainMs)} ms)`).join('; ')}` : '';
-  const failed = v.failed.length ? `; every run failed for ${v.failed.map((f) => `${requestLabel(f.request)} after ${f.outageMs} ms (${f.runs} runs)`).join('; ')}` : '';
+  const failed = v.failed.length ? `; most runs failed for ${v.failed.map((f) => `${requestLabel(f.request)} after ${f.outageMs} ms (${f.ok} of ${f.runs} completed)`).join('; ')}` : '';
   const ruledOut = v.notAdoptable ? `; not for adoption: ${v.notAdoptable}` : '';
   return `${v.variant}: ${works}${harms}${failed}${v.rejected ? '; the client counted it as invalid (ChallengeACK or PAWSEstab moved)' : ''}${ruledOut}.`;
 }

@@ -50,11 +50,13 @@ t.test('readNetnsCounters reads this namespace\'s counters by nstat\'s names', a
   t.notOk(Object.values(c).some((x) => Number.isNaN(x)), 'every value a number');
 });
 
+/** One case's figures for verdicts(): 4 runs, all completed, none faster than none. */
+const cell = (variant: CellFigure['variant'], o: Partial<CellFigure>): CellFigure => ({
+  request: 100, outageMs: 100, variant, n: 4, runs: 4, medianMs: 100, p95Ms: 110, dropMedianMs: 200, dropP95Ms: 220, gainMs: 0,
+  stallMedianMs: 201, immediate: 0, mechanisms: {}, lossProbes: 4, retransSegs: 4, challengeAcks: 0, pawsEstab: 0, ...o,
+});
+
 t.test('verdicts: sooner beyond the jitter works; slower harms; a challenge ACK rejects', async (t) => {
-  const cell = (variant: CellFigure['variant'], o: Partial<CellFigure>): CellFigure => ({
-    request: 100, outageMs: 100, variant, n: 4, runs: 4, medianMs: 100, p95Ms: 110, dropMedianMs: 200, dropP95Ms: 220, gainMs: 0,
-    stallMedianMs: 201, immediate: 0, mechanisms: {}, lossProbes: 4, retransSegs: 4, challengeAcks: 0, pawsEstab: 0, ...o,
-  });
   const v = verdicts([
     cell('none', {}),
     cell('ack', { gainMs: 5, dropMedianMs: 195, dropP95Ms: 205 }),
@@ -75,10 +77,6 @@ t.test('verdicts: sooner beyond the jitter works; slower harms; a challenge ACK 
 });
 
 t.test('verdicts: a case whose runs all failed counts against the kick; window tricks and unknowable TSecr are never adoptable', async (t) => {
-  const cell = (variant: CellFigure['variant'], o: Partial<CellFigure>): CellFigure => ({
-    request: 100, outageMs: 100, variant, n: 4, runs: 4, medianMs: 100, p95Ms: 110, dropMedianMs: 200, dropP95Ms: 220, gainMs: 0,
-    stallMedianMs: 201, immediate: 0, mechanisms: {}, lossProbes: 4, retransSegs: 4, challengeAcks: 0, pawsEstab: 0, ...o,
-  });
   const fast = { gainMs: 100, dropMedianMs: 100, dropP95Ms: 105 };
   const v = verdicts([
     cell('none', {}), cell('none', { outageMs: 300 }),
@@ -86,13 +84,28 @@ t.test('verdicts: a case whose runs all failed counts against the kick; window t
     cell('window-update', fast), cell('zero-window', fast), cell('dupack3-tsecr', fast), cell('icmp-unreach', fast),
   ]);
   const of = (name: string) => v.find((x) => x.variant === name)!;
-  t.same(of('icmp-frag').failed, [{ request: 100, outageMs: 300, runs: 4 }]);
+  t.same(of('icmp-frag').failed, [{ request: 100, outageMs: 300, runs: 4, ok: 0 }]);
   t.equal(adoptable(of('icmp-frag')), false, 'it works at 100 ms but every run failed at 300 ms');
   for (const name of ['window-update', 'zero-window', 'dupack3-tsecr']) {
     t.equal(of(name).works.length, 1, `${name} measured as working`);
     t.equal(adoptable(of(name)), false, `${name} never adopted`);
     t.match(of(name).notAdoptable, /shrink|TSval/);
   }
+  t.equal(adoptable(of('icmp-unreach')), true);
+});
+
+t.test('verdicts: a case where fewer than half the runs completed is not judged, and counts against the kick', async (t) => {
+  const fast = { gainMs: 100, dropMedianMs: 100, dropP95Ms: 105 };
+  const v = verdicts([
+    cell('none', { n: 10, runs: 10 }),
+    cell('icmp-frag', { ...fast, n: 1, runs: 10 }),
+    cell('icmp-unreach', { ...fast, n: 5, runs: 10 }),
+  ]);
+  const of = (name: string) => v.find((x) => x.variant === name)!;
+  t.same(of('icmp-frag').works, [], 'one good run in ten shows nothing');
+  t.same(of('icmp-frag').failed, [{ request: 100, outageMs: 100, runs: 10, ok: 1 }]);
+  t.equal(adoptable(of('icmp-frag')), false);
+  t.equal(of('icmp-unreach').works.length, 1, 'half the runs is enough to judge');
   t.equal(adoptable(of('icmp-unreach')), true);
 });
 
