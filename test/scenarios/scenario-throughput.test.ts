@@ -57,6 +57,8 @@ t.test('throughput --quick writes its files with sane figures', rootOnly(), asyn
     t.ok(positive(s.gbps), `${s.direction} ${s.mode}: positive throughput`);
     t.ok(positive(s.serverCpuMsPerMB), `${s.direction} ${s.mode}: the server's CPU was counted`);
     if (s.mode === 'on') t.ok(positive(s.backupCpuMsPerMB), `${s.direction}: the backup's CPU was counted`);
+    const warmup = readFileSync(join(out, 'logs', `client-bulk-${s.direction}-${s.mode}-${s.run}-warmup1.log`), 'utf8');
+    t.match(warmup, /"verified":true/, `${s.direction} ${s.mode}: an unmeasured, verified transfer came first`);
   }
   const j = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { targetMet: boolean; rows: Array<{ ratio: number | null }> };
   t.type(j.targetMet, 'boolean');
