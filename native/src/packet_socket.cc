@@ -240,6 +240,19 @@ uint8_t* PacketSocket::Slot(unsigned i) const {
          static_cast<size_t>(i % frames_per_block_) * frame_size_;
 }
 
+struct tpacket2_hdr* PacketSocket::OwnedSlot(unsigned i, uint32_t* status) const {
+  auto* h = reinterpret_cast<struct tpacket2_hdr*>(Slot(i));
+  uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+  if ((st & TP_STATUS_USER) == 0) return nullptr;
+  *status = st;
+  return h;
+}
+
+void PacketSocket::ReturnSlot(unsigned i) {
+  auto* h = reinterpret_cast<struct tpacket2_hdr*>(Slot(i));
+  __atomic_store_n(&h->tp_status, static_cast<uint32_t>(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
+}
+
 Napi::Value PacketSocket::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw CodedError(env, "ERR_INTACT_LINK_CLOSED", "link is closed");
@@ -301,9 +314,9 @@ void PacketSocket::Drain() {
   unsigned n = 0;
   unsigned idx = head_;
   while (scanned < kMaxBatch) {
-    auto* h = reinterpret_cast<struct tpacket2_hdr*>(Slot(idx));
-    uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
-    if ((st & TP_STATUS_USER) == 0) break;
+    uint32_t st = 0;
+    auto* h = OwnedSlot(idx, &st);
+    if (h == nullptr) break;
     scanned++;
     if (h->tp_snaplen < h->tp_len) {
       // Bigger than a slot: a partial frame is worse than none to a TCP stack.
@@ -339,10 +352,7 @@ void PacketSocket::Drain() {
   // close() inside the callback may have dropped the ring's last reference.
   if (closed_) return;
 
-  for (unsigned i = 0, s = head_; i < scanned; i++, s = (s + 1) % frame_nr_) {
-    auto* h = reinterpret_cast<struct tpacket2_hdr*>(Slot(s));
-    __atomic_store_n(&h->tp_status, static_cast<uint32_t>(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
-  }
+  for (unsigned i = 0, s = head_; i < scanned; i++, s = (s + 1) % frame_nr_) ReturnSlot(s);
   head_ = idx;
 }
 
@@ -354,11 +364,9 @@ Napi::Value PacketSocket::Discard(const Napi::CallbackInfo& info) {
   if (closed_) throw CodedError(env, "ERR_INTACT_LINK_CLOSED", "link is closed");
   if (in_callback_) throw CodedError(env, "ERR_INTACT_LINK_BUSY", "discard() from inside the frames callback");
   uint32_t n = 0;
-  for (unsigned i = 0; i < frame_nr_; i++) {
-    auto* h = reinterpret_cast<struct tpacket2_hdr*>(Slot(head_));
-    uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
-    if ((st & TP_STATUS_USER) == 0) break;
-    __atomic_store_n(&h->tp_status, static_cast<uint32_t>(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
+  uint32_t st = 0;
+  for (unsigned i = 0; i < frame_nr_ && OwnedSlot(head_, &st) != nullptr; i++) {
+    ReturnSlot(head_);
     head_ = (head_ + 1) % frame_nr_;
     n++;
   }

@@ -55,6 +55,10 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   void ReadDrops();
   void CloseAll();
   uint8_t* Slot(unsigned i) const;
+  // Slot i's header if the kernel has handed the slot to us, else nullptr; and the
+  // hand-back once we are done with it.
+  struct tpacket2_hdr* OwnedSlot(unsigned i, uint32_t* status) const;
+  void ReturnSlot(unsigned i);
 
   UniqueFd rx_;
   UniqueFd tx_;
