@@ -8,7 +8,6 @@
 // runs would be taken over, and the next run would find the VIP answered by the backup.
 // Also: the replication link's own round trip (kernel TCP stop-and-wait between the
 // primary and backup namespaces), the yardstick of issue 4's latency target.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IntactError } from '../../shared/errors.js';
 import { findNode, replicationAddress, type LabPlan } from '../../lab/plan.js';
@@ -22,6 +21,7 @@ import {
   type KernelServerOptions,
 } from '../lib/programs.js';
 import { intactArgv, kernelServerArgv, REPO_ROOT } from '../lib/repo.js';
+import { writeLabConfig } from '../lib/lab-config.js';
 
 export type Mode = 'kernel' | 'off' | 'on';
 export const MODES: readonly Mode[] = ['kernel', 'off', 'on'];
@@ -150,11 +150,7 @@ export async function withServer<T>(
  *  machine starves the heartbeat threads for that long; the overhead scenarios measure
  *  replication, not detection, so they use a dead time near the thesis' (~1 s). */
 export function labWithDeadTime(lab: LabPlan, dir: string, deadTimeMs: number): LabPlan {
-  const cfg = JSON.parse(readFileSync(lab.configs.primary, 'utf8')) as { replication: { deadTimeMs?: number } };
-  cfg.replication.deadTimeMs = deadTimeMs;
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, 'intact-scenario.json');
-  writeFileSync(path, JSON.stringify(cfg, null, 2) + '\n');
+  const path = writeLabConfig(lab, dir, 'intact-scenario.json', { deadTimeMs });
   return { ...lab, configs: { primary: path, backup: path } };
 }
 

@@ -8,14 +8,15 @@
 //   afterTakeoverMs the backup's "takeover" line -> that first byte from the backup
 //   recoveredMaxMs  kill -> the reply to a probe every connection sent at the kill
 // Shared by takeover-vs-data (figure 4-2) and takeover-vs-connections (figure 4-3).
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { DEFAULT_HEARTBEAT, heartbeatLabel } from '../../shared/config.js';
 import { join } from 'node:path';
 import { findNode, VIP, type LabPlan } from '../../lab/plan.js';
 import { killNetnsSync } from '../../lab/netns.js';
 import { startProcess, type ManagedProcess } from '../lib/process.js';
 import { tsxArgv, REPO_ROOT } from '../lib/repo.js';
-import { childEnv, clientCounters, events, flushClientNeighbours, killInSteadyState, lastEvent, lostBeforeKill, moved, sleep, startPair, wall, type EventLine } from './pair.js';
+import { writeLabConfig } from '../lib/lab-config.js';
+import { childEnv, clientCounters, flushClientNeighbours, killInSteadyState, lastEvent, lostBeforeKill, moved, sleep, startPair, wall, type EventLine } from './pair.js';
 
 export const PENDING_APP = join(REPO_ROOT, 'scenarios/apps/pending.ts');
 export const PENDING_PORT = 5001;
@@ -36,12 +37,7 @@ export interface TakeoverRunOptions {
 
 /** The lab's config with other heartbeat figures (scenario 6 writes its variants so too). */
 export function heartbeatConfig(lab: LabPlan, heartbeatIntervalMs: number, deadTimeMs: number, dir: string): string {
-  const cfg = JSON.parse(readFileSync(lab.configs.primary, 'utf8')) as { replication: Record<string, unknown> };
-  cfg.replication.heartbeatIntervalMs = heartbeatIntervalMs;
-  cfg.replication.deadTimeMs = deadTimeMs;
-  const path = join(dir, `intact-hb${heartbeatIntervalMs}-dead${deadTimeMs}.json`);
-  writeFileSync(path, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
-  return path;
+  return writeLabConfig(lab, dir, `intact-hb${heartbeatIntervalMs}-dead${deadTimeMs}.json`, { heartbeatIntervalMs, deadTimeMs });
 }
 
 export interface TakeoverSample {
