@@ -4,72 +4,43 @@
 // into chunks, so a client can verify a transfer that arrived in any pieces and the
 // source can resume at any offset after a takeover (issue 4).
 //
-// Generator: Marsaglia's xorshift128 seeded through splitmix32; each 32-bit output is
-// stored little-endian. Not cryptographic — it only needs to be fast (several hundred
-// MB/s) and to make any lost, duplicated or reordered byte visible in the digest.
-import { createHash } from 'node:crypto';
-import { endianness } from 'node:os';
+// Generator: the keystream of AES-128-CTR under a key made from the seed (splitmix32),
+// the counter starting at 0: byte p of the stream is byte p % 16 of block p / 16, so a
+// stream resumes at any offset without generating what comes before. Not used as
+// cryptography: it only needs to be fast and to make any lost, duplicated or reordered
+// byte visible in the digest. OpenSSL makes it at several GB/s (AES-NI); the xorshift128
+// loop in JavaScript it replaced made 400-600 MB/s, which bounded every bulk figure of
+// the scenarios (70% of a primary's CPU serving a 1 GB download was that loop).
+import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 
 /** Chunk size of the generator: big enough that per-chunk overhead vanishes. */
 export const STREAM_CHUNK = 64 * 1024;
 
-const LITTLE_ENDIAN = endianness() === 'LE';
+/** The plaintext: the keystream is what encrypting zeros gives. Never written. */
+const ZEROS = Buffer.alloc(STREAM_CHUNK);
 
-class Xorshift128 {
-  private x: number;
-  private y: number;
-  private z: number;
-  private w: number;
-
-  constructor(seed: number) {
-    // splitmix32 spreads a small seed (0, 1, 2...) over all four words; an all-zero
-    // state would stay zero forever.
-    let s = seed >>> 0;
-    const next = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.x = next();
-    this.y = next();
-    this.z = next();
-    this.w = next() | 1;
+/** 16 bytes from the seed. splitmix32 spreads a small seed (0, 1, 2...) over the key. */
+function keyOf(seed: number): Buffer {
+  const key = Buffer.allocUnsafe(16);
+  let s = seed >>> 0;
+  for (let i = 0; i < 4; i++) {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    key.writeUInt32BE((z ^ (z >>> 16)) >>> 0, i * 4);
   }
+  return key;
+}
 
-  /** `words` outputs into `buf`, little-endian. */
-  fill(buf: Buffer, words: number): void {
-    if (LITTLE_ENDIAN) {
-      // A typed view writes whole words: several times faster than writeUInt32LE.
-      const view = new Uint32Array(buf.buffer, buf.byteOffset, words);
-      let { x, y, z, w } = this;
-      for (let i = 0; i < words; i++) {
-        const t = x ^ (x << 11);
-        x = y;
-        y = z;
-        z = w;
-        w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
-        view[i] = w;
-      }
-      this.x = x;
-      this.y = y;
-      this.z = z;
-      this.w = w;
-    } else {
-      for (let i = 0; i < words; i++) buf.writeUInt32LE(this.next(), i * 4);
-    }
-  }
-
-  next(): number {
-    const t = this.x ^ (this.x << 11);
-    this.x = this.y;
-    this.y = this.z;
-    this.z = this.w;
-    this.w = (this.w ^ (this.w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
-    return this.w;
-  }
+/** The counter block of stream block `block` (< 2^53): a 128-bit big-endian number, as
+ *  CTR mode increments it. */
+function counterOf(block: number): Buffer {
+  const iv = Buffer.alloc(16);
+  iv.writeUInt32BE(Math.floor(block / 2 ** 32), 8);
+  iv.writeUInt32BE(block >>> 0, 12);
+  return iv;
 }
 
 function checkArgs(seed: number, length: number, start: number): void {
@@ -88,19 +59,16 @@ function checkArgs(seed: number, length: number, start: number): void {
  */
 export function* seededChunks(seed: number, length: number, start = 0): Generator<Buffer> {
   checkArgs(seed, length, start);
-  const rng = new Xorshift128(seed);
-  // Skip whole words without writing them; the partial word is cut from the first chunk.
-  const skipWords = Math.floor(start / 4);
-  for (let i = 0; i < skipWords; i++) rng.next();
-  let pos = skipWords * 4;
+  const block = Math.floor(start / 16);
+  const cipher = createCipheriv('aes-128-ctr', keyOf(seed), counterOf(block));
+  // The first chunk starts at its block's first byte; the bytes before `start` are cut.
+  let pos = block * 16;
   let cut = start - pos;
   while (pos < length) {
-    const words = Math.min(STREAM_CHUNK, length - pos + 3) >>> 2;
-    const buf = Buffer.alloc(words * 4);
-    rng.fill(buf, words);
-    const end = Math.min(buf.length, length - pos);
-    yield buf.subarray(cut, end);
-    pos += words * 4;
+    const n = Math.min(STREAM_CHUNK, length - pos);
+    const out = cipher.update(ZEROS.subarray(0, n));
+    yield cut > 0 ? out.subarray(cut) : out;
+    pos += n;
     cut = 0;
   }
 }

@@ -224,7 +224,7 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
     notes: [
       `${Math.round(bytes / 1e6)} MB per transfer, ${runs} run(s) per mode and direction, modes interleaved; figures are medians over runs. Thesis: ${thesis.throughput}.`,
       'on = `intact primary` protected by a running `intact backup` (strict: no byte is acknowledged to the client, nor sent to it, before the backup confirms holding it); off = `--no-backup`; kernel = Node net on the primary namespace\'s kernel.',
-      'The sinks (intact\'s app and the kernel reference) sha256 with hash-wasm (~330 MB/s here) and the sources generate the seeded stream (~380 MB/s): both bound every figure on this machine, the kernel\'s included.',
+      'The sinks (intact\'s app and the kernel reference) sha256 with hash-wasm (~330 MB/s here), which bounds every client → server figure on this machine, the kernel\'s included. The sources generate the seeded stream with AES-128-CTR (~5 GB/s, shared/stream.ts) and the client verifies it with OpenSSL\'s sha256.',
       LAYOUT_NOTE[cpus],
       WARMUP_NOTE,
       'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput. The kernel\'s network work (softirq on the veth pairs) is charged to whichever process runs when it happens, so the kernel reference\'s CPU and the split between processes are approximate.',

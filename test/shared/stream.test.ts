@@ -51,3 +51,11 @@ t.test('bad arguments are RangeErrors', async (t) => {
   t.throws(() => [...seededChunks(1, -1)], RangeError);
   t.throws(() => [...seededChunks(1, 10, 11)], RangeError);
 });
+
+t.test('resuming past 2^32 blocks (64 GiB) continues the same bytes: the counter carries into its high word', async (t) => {
+  const length = 2 ** 36 + 64;
+  const first = (start: number) => seededChunks(7, length, start).next().value as Buffer;
+  const across = first(2 ** 36 - 16); // the last block below 2^32, then the first above
+  t.same(across.subarray(16, 48), first(2 ** 36).subarray(0, 32));
+  t.notSame(across.subarray(0, 16), across.subarray(16, 32));
+});
