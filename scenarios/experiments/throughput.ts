@@ -14,7 +14,7 @@ import { thesisResults } from '../thesis.js';
 import { runScenarioClient } from '../lib/programs.js';
 import { quantile } from '../lib/stats.js';
 import { labWithDeadTime, MODE_LABEL, MODE_SHORT, MODES, SCENARIO_DEAD_TIME_MS, withServer, type Mode, type ServerSpec } from './modes.js';
-import { cpuMsOf, pin, placement, type CpuLayout } from '../lib/cpus.js';
+import { cpuMsOf, idlePercent, machineCpu, pin, placement, type CpuLayout } from '../lib/cpus.js';
 
 export type Direction = 'to' | 'from';
 export const DIRECTIONS: readonly Direction[] = ['to', 'from'];
@@ -44,6 +44,9 @@ export interface ThroughputRow {
    *  (intact's primary or the kernel reference) and of the backup (on only). */
   serverCpuMsPerMB: { kernel: number | null; off: number | null; on: number | null };
   backupCpuMsPerMB: number | null;
+  /** Percent of the machine's CPU left idle during the transfers (median), per mode:
+   *  near 0, the run was bound by CPU; well above, by latency or windows. */
+  machineIdlePct: { kernel: number | null; off: number | null; on: number | null };
   /** off / on of the server's CPU per MB: what on / off would be if the primary's CPU
    *  were the only limit (its host's own, the backup on another). A model, not a
    *  measured throughput. */
@@ -79,6 +82,7 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
       runs: samples.filter((s) => s.direction === d && s.mode === 'on').length,
       serverCpuMsPerMB: serverCpu,
       backupCpuMsPerMB: cpu('on', 'backup'),
+      machineIdlePct: { kernel: median('kernel', 'machineIdlePct'), off: median('off', 'machineIdlePct'), on: median('on', 'machineIdlePct') },
       primaryBoundRatio: serverCpu.off !== null && serverCpu.on !== null && serverCpu.on > 0 ? r3(serverCpu.off / serverCpu.on) : null,
     };
   });
@@ -121,7 +125,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           ctx.progress.step(label);
           const tag = `bulk-${d}-${mode}-${i}`;
           try {
-            const { out, cpuMs } = await withServer(lab, mode, spec(d, bytes), ctx.logDir, tag, async (s) => {
+            const { out, cpuMs, idlePct } = await withServer(lab, mode, spec(d, bytes), ctx.logDir, tag, async (s) => {
               // procs: the server (intact's primary or the kernel's), then the backup.
               await pin(s.procs[0]!.pid, where.server);
               if (s.procs[1]) await pin(s.procs[1].pid, where.backup);
@@ -138,10 +142,12 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
                 if (!warm.ok) throw new Error(`warm-up transfer: ${warm.error ?? 'the data did not verify (sha256 or length differs)'}`);
               }
               const before = s.procs.map((p) => cpuMsOf(p.pid));
+              const machineBefore = machineCpu();
               const out = await transfer(`client-${tag}.log`);
+              const idlePct = idlePercent(machineBefore, machineCpu());
               // A process that died meanwhile voids the run (withServer); NaN until then.
               const cpuMs = s.procs.map((p, i) => (p.running ? cpuMsOf(p.pid) - before[i]! : Number.NaN));
-              return { out, cpuMs };
+              return { out, cpuMs, idlePct };
             },
               (why) => {
                 retries.push(`${label}: ${why}`);
@@ -154,6 +160,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
               gbps: out.gbps as number, connectMs: out.connectMs as number, verified: out.verified === true,
               serverCpuMsPerMB: r3(cpuMs[0]! / (bytes / 1e6)),
               backupCpuMsPerMB: cpuMs[1] === undefined ? null : r3(cpuMs[1] / (bytes / 1e6)),
+              machineIdlePct: idlePct,
             });
             ctx.progress.note(`${String(out.gbps)} Gbit/s`);
           } catch (e) {
@@ -180,6 +187,7 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
   const cell = (x: number | null) => (x === null ? 'failed' : x.toFixed(3));
   const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
   const cpuCell = (x: number | null) => (x === null ? '—' : x.toFixed(2));
+  const idleCell = (x: number | null) => (x === null ? '—' : x.toFixed(0));
   const thesis = thesisResults() as unknown as { throughput: string };
   const targetMet = rows.every((r) => r.targetMet === true);
   return {
@@ -188,13 +196,14 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
     summary: { bytes, runs, warmupTransfers: WARMUP_TRANSFERS, seed: SEED, deadTimeMs: SCENARIO_DEAD_TIME_MS, cpuLayout: cpus, retries, targetRatio: TARGET_RATIO, targetMet, rows },
     table: {
       columns: ['direction', 'kernel Gbit/s', 'intact off Gbit/s', 'intact on Gbit/s', 'on / off', `target ≥ ${TARGET_RATIO * 100}%`, 'off / kernel',
-        'server CPU ms/MB kernel / off / on', 'backup CPU ms/MB', 'primary-bound on / off (model)'],
+        'server CPU ms/MB kernel / off / on', 'backup CPU ms/MB', 'primary-bound on / off (model)', 'machine idle % kernel / off / on'],
       rows: rows.map((r) => [
         DIRECTION_LABEL[r.direction], cell(r.kernel), cell(r.off), cell(r.on), pct(r.ratio),
         r.targetMet === null ? '—' : r.targetMet ? 'met' : 'NOT met',
         pct(r.off !== null && r.kernel ? r.off / r.kernel : null),
         `${cpuCell(r.serverCpuMsPerMB.kernel)} / ${cpuCell(r.serverCpuMsPerMB.off)} / ${cpuCell(r.serverCpuMsPerMB.on)}`,
         cpuCell(r.backupCpuMsPerMB), pct(r.primaryBoundRatio),
+        `${idleCell(r.machineIdlePct.kernel)} / ${idleCell(r.machineIdlePct.off)} / ${idleCell(r.machineIdlePct.on)}`,
       ]),
     },
     comparison: [
@@ -227,6 +236,7 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
       'The sinks (intact\'s app and the kernel reference) sha256 with hash-wasm (~330 MB/s here), which bounds every client → server figure on this machine, the kernel\'s included. The sources generate the seeded stream with AES-128-CTR (~5 GB/s, shared/stream.ts) and the client verifies it with OpenSSL\'s sha256.',
       LAYOUT_NOTE[cpus],
       WARMUP_NOTE,
+      'machine idle %: the share of all CPUs\' time that was idle during the measured transfer (/proc/stat), median over runs. Near 0 the run was bound by CPU, and with the client, the primary and the backup on one machine "on" pays for the backup\'s CPU too; well above 0 it was bound by latency or windows.',
       'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput. The kernel\'s network work (softirq on the veth pairs) is charged to whichever process runs when it happens, so the kernel reference\'s CPU and the split between processes are approximate.',
       `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the lab's default is 60 ms): replication is measured, not detection. Runs voided by a server exiting mid-run (e.g. a false takeover) and run again: ${retries.length ? retries.join('; ') : 'none'}.`,
     ],

@@ -62,3 +62,27 @@ export function cpuMsOf(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / USER_HZ;
 }
+
+/** The machine's CPU time so far (/proc/stat's first line), all CPUs: busy and idle
+ *  (idle + iowait), in USER_HZ ticks. */
+export interface MachineCpu {
+  busy: number;
+  idle: number;
+}
+
+export function machineCpu(stat = readFileSync('/proc/stat', 'utf8')): MachineCpu {
+  const f = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+  return { busy, idle };
+}
+
+/** Percent of the machine's CPU time that was idle between two readings; null when no
+ *  tick passed. A transfer that left CPU idle was bound by something else (latency,
+ *  windows), one that left none was bound by CPU. */
+export function idlePercent(a: MachineCpu, b: MachineCpu): number | null {
+  const idle = b.idle - a.idle;
+  const total = idle + (b.busy - a.busy);
+  return total > 0 ? Math.round((1000 * idle) / total) / 10 : null;
+}

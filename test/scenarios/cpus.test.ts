@@ -3,7 +3,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { checkLayout, onCpus, pin, placement } from '../../scenarios/lib/cpus.js';
+import { checkLayout, idlePercent, machineCpu, onCpus, pin, placement } from '../../scenarios/lib/cpus.js';
 
 function allowed(pid: number): string[] {
   const tasks = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -43,4 +43,15 @@ t.test('cpuMsOf counts a busy process\'s CPU time, every thread', async (t) => {
   while (Date.now() < until); // busy
   const used = cpuMsOf(process.pid) - before;
   t.ok(used >= 250 && used <= 1000, `300 ms busy counted as ${used} ms`);
+});
+
+t.test('machineCpu reads /proc/stat\'s first line; idlePercent is the idle share between two readings', async (t) => {
+  // user nice system idle iowait irq softirq steal guest guest_nice
+  const a = machineCpu('cpu  100 0 50 800 20 5 5 0 0 0\ncpu0 1 2 3\n');
+  t.same(a, { busy: 160, idle: 820 });
+  const b = machineCpu('cpu  160 0 80 830 20 5 5 0 0 0\n');
+  t.equal(idlePercent(a, b), 25, '30 idle ticks of 120');
+  t.equal(idlePercent(a, a), null, 'no tick passed');
+  const live = machineCpu();
+  t.ok(live.busy > 0 && live.idle > 0, 'this machine\'s own counters');
 });

@@ -38,6 +38,13 @@ t.test('summarizeThroughput: CPU per MB medians, and the primary-bound ratio off
   t.equal(to.primaryBoundRatio, 0.886);
   const from = rows.find((r) => r.direction === 'from')!;
   t.equal(from.primaryBoundRatio, null, 'no runs: no model');
+  t.same(to.machineIdlePct, { kernel: null, off: null, on: null }, 'not measured: null, not 0');
+});
+
+t.test('summarizeThroughput: the machine\'s idle share, median per mode', async (t) => {
+  const s = (mode: string, idle: number | null): Sample => ({ direction: 'from', mode, gbps: 1, verified: true, machineIdlePct: idle });
+  const rows = summarizeThroughput([s('off', 30), s('off', 40), s('off', 35), s('on', 2), s('on', null), s('on', 4)]);
+  t.same(rows.find((r) => r.direction === 'from')!.machineIdlePct, { kernel: null, off: 35, on: 3 });
 });
 
 t.test('throughput --quick writes its files with sane figures', rootOnly(), async (t) => {
@@ -57,6 +64,7 @@ t.test('throughput --quick writes its files with sane figures', rootOnly(), asyn
     t.ok(positive(s.gbps), `${s.direction} ${s.mode}: positive throughput`);
     t.ok(positive(s.serverCpuMsPerMB), `${s.direction} ${s.mode}: the server's CPU was counted`);
     if (s.mode === 'on') t.ok(positive(s.backupCpuMsPerMB), `${s.direction}: the backup's CPU was counted`);
+    t.ok(typeof s.machineIdlePct === 'number' && s.machineIdlePct >= 0 && s.machineIdlePct <= 100, `${s.direction} ${s.mode}: the machine's idle share was read`);
     const warmup = readFileSync(join(out, 'logs', `client-bulk-${s.direction}-${s.mode}-${s.run}-warmup1.log`), 'utf8');
     t.match(warmup, /"verified":true/, `${s.direction} ${s.mode}: an unmeasured, verified transfer came first`);
   }
