@@ -59,18 +59,16 @@ export function syntheticMessages(conn: number, shape: SyntheticShape, port: num
   const head = Buffer.from('hold 10000\n');
   const recv = shape === 'lab' ? Buffer.concat([head, Buffer.alloc(Math.max(0, scaled(head.length + 10_000) - head.length), 0x61)]) : Buffer.alloc(scaled(1000), 0x62);
   const send = shape === 'lab' ? Buffer.from('held\n') : Buffer.alloc(scaled(10_000), 0x63);
-  let rcvPos = 0;
-  for (let o = 0; o < recv.length; o += segment) {
-    const data = Buffer.from(recv.subarray(o, o + segment));
-    out.push({ type: MsgType.RecvData, conn, seq: (irs + 1 + rcvPos) >>> 0, data });
-    rcvPos += data.length;
-  }
-  let sndPos = 0;
-  for (let o = 0; o < send.length; o += segment) {
-    const data = Buffer.from(send.subarray(o, o + segment));
-    out.push({ type: MsgType.SendData, conn, seq: (iss + 1 + sndPos) >>> 0, data });
-    sndPos += data.length;
-  }
+  /** `bytes` as data messages of `segment` bytes from sequence number `first`; returns
+   *  the bytes sent (the stream position after them). */
+  const dataMessages = (type: MsgType.RecvData | MsgType.SendData, first: number, bytes: Buffer): number => {
+    for (let o = 0; o < bytes.length; o += segment) {
+      out.push({ type, conn, seq: (first + o) >>> 0, data: Buffer.from(bytes.subarray(o, o + segment)) });
+    }
+    return bytes.length;
+  };
+  const rcvPos = dataMessages(MsgType.RecvData, irs + 1, recv);
+  const sndPos = dataMessages(MsgType.SendData, iss + 1, send);
   out.push({
     type: MsgType.Update, conn, state: stateIndex('ESTABLISHED'),
     // lab: the client acknowledged "held\n" (it read it); mixed: nothing acknowledged.

@@ -27,7 +27,7 @@ export const TARGET_RATIO = 0.9;
 const SEED = 1;
 /** Transfers each server start runs before the measured one. */
 export const WARMUP_TRANSFERS = 1;
-const WARMUP_NOTE = 'Each server (and backup) start runs one transfer of the same size first, not measured: a fresh process compiles its hot paths and sizes its heap during its first transfer, which a long-running server has done long ago. Measured on 2026-11-22, three 1 GB transfers server → client in a row on one start, replication on: primary 5.64 / 4.71 / 4.05 ms CPU per MB, backup 1.91 / 1.49 / 0.93, 1.46 / 1.69 / 2.06 Gbit/s; off: 3.46 / 3.14 / 2.78 ms per MB.';
+const WARMUP_NOTE = 'Each server (and backup) start runs one transfer of the same size first, not measured: a fresh process compiles its hot paths and sizes its heap during its first transfer, which a long-running server has done long ago. Measured on 2026-11-22 (with the test stream of then, a JavaScript xorshift since replaced), three 1 GB transfers server → client in a row on one start, replication on: primary 5.64 / 4.71 / 4.05 ms CPU per MB, backup 1.91 / 1.49 / 0.93, 1.46 / 1.69 / 2.06 Gbit/s; off: 3.46 / 3.14 / 2.78 ms per MB.';
 const PORT = { to: 9, from: 19 } as const;
 
 export interface ThroughputRow {
@@ -71,7 +71,9 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
     const on = fig('on');
     const ratio = on !== null && off !== null && off > 0 ? r3(on / off) : null;
     const cpu = (mode: Mode, who: keyof typeof CPU_FIELDS) => median(mode, CPU_FIELDS[who]);
-    const serverCpu = { kernel: cpu('kernel', 'server'), off: cpu('off', 'server'), on: cpu('on', 'server') };
+    /** A figure for each mode, as the row's per-mode fields hold it. */
+    const perMode = (f: (mode: Mode) => number | null) => ({ kernel: f('kernel'), off: f('off'), on: f('on') });
+    const serverCpu = perMode((m) => cpu(m, 'server'));
     return {
       direction: d,
       kernel: fig('kernel'),
@@ -82,10 +84,15 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
       runs: samples.filter((s) => s.direction === d && s.mode === 'on').length,
       serverCpuMsPerMB: serverCpu,
       backupCpuMsPerMB: cpu('on', 'backup'),
-      machineIdlePct: { kernel: median('kernel', 'machineIdlePct'), off: median('off', 'machineIdlePct'), on: median('on', 'machineIdlePct') },
+      machineIdlePct: perMode((m) => median(m, 'machineIdlePct')),
       primaryBoundRatio: serverCpu.off !== null && serverCpu.on !== null && serverCpu.on > 0 ? r3(serverCpu.off / serverCpu.on) : null,
     };
   });
+}
+
+/** Why a client's transfer did not succeed, from its JSON line. */
+function whyFailed(out: { error?: string }): string {
+  return out.error ?? 'the data did not verify (sha256 or length differs)';
 }
 
 function spec(d: Direction, bytes: number): ServerSpec {
@@ -139,7 +146,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
               // its heap during its first transfer (WARMUP_NOTE).
               for (let w = 1; w <= WARMUP_TRANSFERS; w++) {
                 const warm = await transfer(`client-${tag}-warmup${w}.log`);
-                if (!warm.ok) throw new Error(`warm-up transfer: ${warm.error ?? 'the data did not verify (sha256 or length differs)'}`);
+                if (!warm.ok) throw new Error(`warm-up transfer: ${whyFailed(warm)}`);
               }
               const before = s.procs.map((p) => cpuMsOf(p.pid));
               const machineBefore = machineCpu();
@@ -154,7 +161,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
                 ctx.progress.note(`void run, once more: ${why}`);
               },
             );
-            if (!out.ok) throw new Error(out.error ?? 'the data did not verify (sha256 or length differs)');
+            if (!out.ok) throw new Error(whyFailed(out));
             samples.push({
               direction: d, mode, run: i, bytes: out.bytes as number, seconds: out.seconds as number,
               gbps: out.gbps as number, connectMs: out.connectMs as number, verified: out.verified === true,
