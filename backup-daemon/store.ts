@@ -15,25 +15,115 @@ export class ReplicaError {
   constructor(readonly reason: string, readonly conn?: number) {}
 }
 
-/** Bytes of one direction of a stream, from `basePos` on, as a list of chunks. */
-class StreamBuffer {
+/** A stream switches from a list of chunks to a ring once it holds this much. */
+export const RING_FROM_BYTES = 64 * 1024;
+/** The smallest ring; rings are powers of two. */
+const RING_MIN_BYTES = 128 * 1024;
+/** Drained rings a store keeps for reuse, at most (bytes). */
+export const RING_POOL_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Ring memory of one store, recycled. Why: bytes held by the store live until the
+ * client acknowledges them (or a checkpoint consumes them), long enough for V8 to move
+ * the buffers they arrived in to the old generation, which only a full collection
+ * frees. Measured, one backup serving four 1 GB downloads in a row: 161 full
+ * collections ("GC in old space requested", about one per 25 MB held and released),
+ * 1.9-2.4 s of CPU per GB against 0.6-0.9 with rings, and 2.7-3.4 Gbit/s against
+ * 3.6-5.4 (the storm comes and goes with the heap's history: some runs are free of it,
+ * and are no faster with rings). A bulk
+ * stream copies its bytes into a ring instead, and a drained ring comes back here for
+ * the next stream: in steady traffic the store allocates nothing, and the buffers
+ * the bytes arrived in die young.
+ * Rings are handed out only to this store's streams, and come back only when a stream
+ * drains or its connection closes: a store frozen by a takeover (whose rings the
+ * rebuilt connections now read) never gives one back.
+ */
+export class RingPool {
+  private readonly free = new Map<number, Buffer[]>();
+  private pooled = 0;
+
+  constructor(readonly maxPooledBytes = RING_POOL_BYTES) {}
+
+  /** Bytes held for reuse. */
+  get pooledBytes(): number {
+    return this.pooled;
+  }
+
+  take(capacity: number): Buffer {
+    const b = this.free.get(capacity)?.pop();
+    if (b) {
+      this.pooled -= capacity;
+      return b;
+    }
+    return Buffer.allocUnsafeSlow(capacity);
+  }
+
+  give(b: Buffer): void {
+    if (this.pooled + b.length > this.maxPooledBytes) return;
+    let list = this.free.get(b.length);
+    if (!list) this.free.set(b.length, (list = []));
+    list.push(b);
+    this.pooled += b.length;
+  }
+}
+
+function ringCapacity(n: number): number {
+  let c = RING_MIN_BYTES;
+  while (c < n) c *= 2;
+  return c;
+}
+
+/** Bytes of one direction of a stream, from `basePos` on. Small holdings are the
+ *  chunks they arrived in (views, not copies: an idle connection costs little);
+ *  from RING_FROM_BYTES on, a ring from the store's pool (copies, recycled memory),
+ *  at most twice what is held (rule 7's factor, as keep() in the codec), until the
+ *  stream drains. */
+export class StreamBuffer {
   basePos = 0;
   bytes = 0;
   private chunks: Buffer[] = [];
+  private ring: Buffer | undefined;
+  /** Index in `ring` of the byte at basePos. */
+  private head = 0;
+
+  constructor(private readonly pool?: RingPool) {}
 
   get endPos(): number {
     return this.basePos + this.bytes;
   }
 
+  /** Capacity of the ring in use, 0 when the stream is held as chunks. */
+  get ringBytes(): number {
+    return this.ring?.length ?? 0;
+  }
+
   append(data: Buffer): void {
     if (data.length === 0) return;
-    this.chunks.push(data);
-    this.bytes += data.length;
+    const need = this.bytes + data.length;
+    if (this.ring === undefined && (this.pool === undefined || need < RING_FROM_BYTES)) {
+      this.chunks.push(data);
+      this.bytes = need;
+      return;
+    }
+    if (this.ring === undefined || need > this.ring.length) this.regrow(ringCapacity(need));
+    const ring = this.ring!;
+    const tail = (this.head + this.bytes) & (ring.length - 1);
+    const first = Math.min(data.length, ring.length - tail);
+    data.copy(ring, tail, 0, first);
+    if (first < data.length) data.copy(ring, 0, first);
+    this.bytes = need;
   }
 
   /** Frees everything below `pos` (basePos <= pos <= endPos). */
   freeTo(pos: number): void {
     let drop = pos - this.basePos;
+    this.bytes -= drop;
+    this.basePos = pos;
+    if (this.ring !== undefined) {
+      this.head = (this.head + drop) & (this.ring.length - 1);
+      if (this.bytes === 0) this.discard();
+      return;
+    }
     while (drop > 0) {
       const c = this.chunks[0];
       if (c.length <= drop) {
@@ -44,21 +134,45 @@ class StreamBuffer {
         drop = 0;
       }
     }
-    this.bytes -= pos - this.basePos;
-    this.basePos = pos;
   }
 
-  /** The held bytes as one buffer: for reading what the store holds (tests, tools).
-   *  The rebuild takes heldChunks() instead, which copies nothing. */
+  /** Drops what is held and gives the ring back to the pool: a drained stream, or a
+   *  closed connection's. */
+  discard(): void {
+    if (this.ring !== undefined) this.pool?.give(this.ring);
+    this.ring = undefined;
+    this.head = 0;
+    this.chunks = [];
+    this.basePos += this.bytes;
+    this.bytes = 0;
+  }
+
+  /** A copy of the held bytes in one buffer: for reading what the store holds (tests,
+   *  tools). The rebuild takes heldChunks() instead, which copies nothing. */
   contents(): Buffer {
-    if (this.chunks.length === 1) return this.chunks[0];
-    return Buffer.concat(this.chunks, this.bytes);
+    return Buffer.concat(this.heldChunks(), this.bytes);
   }
 
-  /** The held bytes as the chunks they arrived in, in order, not copied (rebuild
-   *  only). The list is the store's own: read it before the store changes again. */
+  /** The held bytes in order, not copied (rebuild only): the chunks they arrived in,
+   *  or one or two views of the ring. Read them before the store changes again. */
   heldChunks(): readonly Buffer[] {
-    return this.chunks;
+    const ring = this.ring;
+    if (ring === undefined) return this.chunks;
+    if (this.bytes === 0) return [];
+    const end = this.head + this.bytes;
+    if (end <= ring.length) return [ring.subarray(this.head, end)];
+    return [ring.subarray(this.head), ring.subarray(0, end - ring.length)];
+  }
+
+  /** Moves the held bytes into a ring of `capacity` (from the pool) at index 0. */
+  private regrow(capacity: number): void {
+    const next = this.pool!.take(capacity);
+    let o = 0;
+    for (const c of this.heldChunks()) o += c.copy(next, o);
+    if (this.ring !== undefined) this.pool!.give(this.ring);
+    this.ring = next;
+    this.chunks = [];
+    this.head = 0;
   }
 }
 
@@ -66,18 +180,20 @@ class StreamBuffer {
 export class Replica {
   readonly open: Open;
   /** Receive stream, from the last checkpoint's consumed point to rcv_nxt. */
-  readonly rcv = new StreamBuffer();
+  readonly rcv: StreamBuffer;
   /** Send stream, from snd_una to snd_max. */
-  readonly snd = new StreamBuffer();
+  readonly snd: StreamBuffer;
   update: Update | undefined;
   checkpoint: Checkpoint | undefined;
   /** When (the store's clock, ms) the latest tsLast arrived, with the OPEN or an
    *  UPDATE: the primary's timestamp clock has run at most this long since (rule 8). */
   tsHeardAt: number;
 
-  constructor(open: Open, heardAt = 0) {
+  constructor(open: Open, heardAt = 0, pool?: RingPool) {
     this.open = open;
     this.tsHeardAt = heardAt;
+    this.rcv = new StreamBuffer(pool);
+    this.snd = new StreamBuffer(pool);
   }
 
   /** Sequence number of a receive stream position (the SYN takes irs). */
@@ -122,6 +238,9 @@ export class ReplicaStore {
   applied = 0;
   private readonly maxConnections: number;
   private readonly clock: () => number;
+  /** The rings of this store's bulk streams (never shared with another store: see
+   *  RingPool). */
+  readonly pool = new RingPool();
 
   constructor(private readonly opts: StoreOptions) {
     this.maxConnections = opts.maxConnections ?? 1_000_000;
@@ -140,7 +259,7 @@ export class ReplicaStore {
       case MsgType.Open: {
         if (this.replicas.has(m.conn)) return new ReplicaError('duplicate-open', m.conn);
         if (this.replicas.size >= this.maxConnections) return new ReplicaError('too-many-connections', m.conn);
-        this.replicas.set(m.conn, new Replica(m, this.clock()));
+        this.replicas.set(m.conn, new Replica(m, this.clock(), this.pool));
         return;
       }
       case MsgType.RecvData: {
@@ -189,7 +308,11 @@ export class ReplicaStore {
         return;
       }
       case MsgType.Close: {
-        if (!this.replicas.delete(m.conn)) return new ReplicaError('unknown-connection', m.conn);
+        const r = this.replicas.get(m.conn);
+        if (!r) return new ReplicaError('unknown-connection', m.conn);
+        this.replicas.delete(m.conn);
+        r.rcv.discard();
+        r.snd.discard();
         return;
       }
       case MsgType.Heartbeat:

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ReplicaStore, ReplicaError } from '../../backup-daemon/store.js';
+import fc from 'fast-check';
+import { ReplicaStore, ReplicaError, RingPool, StreamBuffer, RING_FROM_BYTES } from '../../backup-daemon/store.js';
 import { MsgType, type Open } from '../../shared/replication/messages.js';
 
 // Initial sequence numbers just below 2^32, so every test crosses the wrap.
@@ -97,4 +98,107 @@ t.test('applied counts only accepted messages', async (t) => {
   s.apply({ type: MsgType.Close, conn: 1 });
   t.equal(s.applied, 2);
   t.equal(s.replicas.size, 0);
+});
+
+// ---- bulk streams: rings from the store's pool ----
+
+const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+
+t.test('a stream stays as its chunks (views) below RING_FROM_BYTES', async (t) => {
+  const s = new StreamBuffer(new RingPool());
+  const d = bytes(RING_FROM_BYTES - 1, 1);
+  s.append(d);
+  t.equal(s.ringBytes, 0, 'no ring');
+  t.equal(s.heldChunks()[0], d, 'the chunk itself, not a copy');
+});
+
+t.test('past RING_FROM_BYTES the bytes move into a ring of at most twice what is held', async (t) => {
+  const pool = new RingPool();
+  const s = new StreamBuffer(pool);
+  const a = bytes(40_000, 1);
+  const b = bytes(40_000, 2);
+  s.append(a);
+  s.append(b);
+  t.equal(s.ringBytes, 128 * 1024);
+  t.ok(s.ringBytes <= 2 * s.bytes);
+  t.same(s.contents(), Buffer.concat([a, b]));
+  b.fill(0);
+  t.same(s.contents().subarray(40_000), bytes(40_000, 2), 'a copy: the buffer the bytes arrived in may go');
+});
+
+t.test('a ring wraps: held bytes come out as two views, in order', async (t) => {
+  const s = new StreamBuffer(new RingPool());
+  s.append(bytes(100_000, 1));
+  s.freeTo(90_000);
+  const tail = bytes(60_000, 2);
+  s.append(tail);
+  t.equal(s.ringBytes, 128 * 1024, 'no growth: room after the head');
+  const views = s.heldChunks();
+  t.equal(views.length, 2, 'wrapped');
+  t.same(Buffer.concat(views as Buffer[]), Buffer.concat([bytes(100_000, 1).subarray(90_000), tail]));
+  t.equal(s.basePos, 90_000);
+  t.equal(s.endPos, 160_000);
+});
+
+t.test('a drained ring goes back to the pool and the next bulk stream reuses it', async (t) => {
+  const pool = new RingPool();
+  const one = new StreamBuffer(pool);
+  one.append(bytes(100_000, 1));
+  t.equal(pool.pooledBytes, 0);
+  one.freeTo(100_000);
+  t.equal(one.ringBytes, 0, 'drained: back to chunks');
+  t.equal(pool.pooledBytes, 128 * 1024, 'the ring is pooled');
+  const two = new StreamBuffer(pool);
+  two.append(bytes(70_000, 2));
+  t.equal(pool.pooledBytes, 0, 'taken again, not allocated');
+  t.same(two.contents(), bytes(70_000, 2));
+});
+
+t.test('the pool keeps at most its bound; the rest is left to the GC', async (t) => {
+  const pool = new RingPool(200 * 1024);
+  const streams = [new StreamBuffer(pool), new StreamBuffer(pool)];
+  for (const s of streams) s.append(bytes(100_000, 1));
+  for (const s of streams) s.freeTo(100_000);
+  t.equal(pool.pooledBytes, 128 * 1024, 'one ring kept, the second would pass the bound');
+});
+
+t.test('a closed connection gives its rings back', async (t) => {
+  const s = store(4 << 20);
+  s.apply(open());
+  s.apply({ type: MsgType.SendData, conn: 1, seq: 0xfffffff1, data: bytes(200_000, 3) });
+  t.equal(s.replicas.get(1)!.snd.ringBytes, 256 * 1024);
+  t.equal(s.apply({ type: MsgType.Close, conn: 1 }), undefined);
+  t.equal(s.pool.pooledBytes, 256 * 1024);
+});
+
+t.test('any sequence of appends and frees holds exactly the bytes a plain list would', async (t) => {
+  // Sizes around the switch point and the ring sizes, so switches, wraps and growth mix.
+  const step = fc.oneof(
+    fc.record({ op: fc.constant('append' as const), n: fc.oneof(fc.integer({ min: 1, max: 2_000 }), fc.integer({ min: 30_000, max: 200_000 })) }),
+    fc.record({ op: fc.constant('free' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  );
+  fc.assert(fc.property(fc.array(step, { maxLength: 24 }), (steps) => {
+    const pool = new RingPool();
+    const s = new StreamBuffer(pool);
+    let model = Buffer.alloc(0);
+    let base = 0;
+    let seed = 0;
+    for (const st of steps) {
+      if (st.op === 'append') {
+        const d = bytes(st.n, seed++);
+        s.append(d);
+        model = Buffer.concat([model, d]);
+      } else {
+        const drop = Math.floor(model.length * st.frac);
+        base += drop;
+        s.freeTo(base);
+        model = model.subarray(drop);
+      }
+      if (s.basePos !== base || s.bytes !== model.length) return false;
+      if (!s.contents().equals(model)) return false;
+      if (s.bytes === 0 && s.ringBytes !== 0) return false; // drained: the ring went back
+    }
+    return true;
+  }), { seed: 4, numRuns: 100 });
+  t.pass('100 random sequences');
 });
