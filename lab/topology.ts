@@ -155,18 +155,10 @@ async function configureAddress(netns: string, ifname: string, cidr: string): Pr
   await run('ip', ['-n', netns, 'link', 'set', ifname, 'up']);
 }
 
-function writeLabConfig(plan: LabPlan, patch: ConfigPatch = {}): void {
-  mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
-  const path = plan.configs.primary;
-  // Keep the key of an earlier `up`: programs already running with it stay in step.
-  let key = randomBytes(32).toString('hex');
-  if (existsSync(path)) {
-    try {
-      key = (JSON.parse(readFileSync(path, 'utf8')) as ConfigInput).replication.key;
-    } catch {
-      // unreadable: write a fresh one
-    }
-  }
+/** The config a lab of `plan` runs with: the lab's addresses and defaults, `patch`
+ *  merged over them, validated like any config file (a refused value throws
+ *  ERR_INTACT_CONFIG naming the field). */
+function labConfig(plan: LabPlan, patch: ConfigPatch, key: string): ConfigInput {
   const labDefaults: ConfigInput = {
     vip: VIP,
     servicePrefixLength: SERVICE_PREFIX_LENGTH,
@@ -186,7 +178,30 @@ function writeLabConfig(plan: LabPlan, patch: ConfigPatch = {}): void {
     logDir: join(plan.stateDir, 'logs'),
   };
   const cfg = mergeConfig(labDefaults, patch);
-  parseConfig(cfg, path); // the lab must never write a config its own programs refuse
+  parseConfig(cfg, plan.configs.primary); // the lab must never write a config its own programs refuse
+  return cfg;
+}
+
+/** Throws ERR_INTACT_CONFIG when `patch` over the lab's config is not a valid config:
+ *  `intact scenario --set` checks its settings before it builds anything, so a typo
+ *  costs no lab. */
+export function checkConfigPatch(patch: ConfigPatch): void {
+  labConfig(planLab(), patch, '0'.repeat(64));
+}
+
+function writeLabConfig(plan: LabPlan, patch: ConfigPatch = {}): void {
+  mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
+  const path = plan.configs.primary;
+  // Keep the key of an earlier `up`: programs already running with it stay in step.
+  let key = randomBytes(32).toString('hex');
+  if (existsSync(path)) {
+    try {
+      key = (JSON.parse(readFileSync(path, 'utf8')) as ConfigInput).replication.key;
+    } catch {
+      // unreadable: write a fresh one
+    }
+  }
+  const cfg = labConfig(plan, patch, key);
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, path);

@@ -14,7 +14,7 @@ import { formatReport, type ComparisonRow, type Table } from './report.js';
 import { thesisResults } from './thesis.js';
 import { createProgress, type Progress, type ProgressOptions } from './lib/progress.js';
 import { IntactError } from '../shared/errors.js';
-import type { ConfigPatch } from '../lab/topology.js';
+import { checkConfigPatch, type ConfigPatch } from '../lab/topology.js';
 import { checkLayout, type CpuLayout } from './lib/cpus.js';
 
 export type { Sample } from './csv.js';
@@ -219,6 +219,8 @@ export async function runScenario(name: string, o: ScenarioOptions = {}): Promis
   if (overridden.length > 0) {
     throw new IntactError('ERR_INTACT_USAGE', `scenario ${name} sets ${overridden.join(', ')} itself: --set of ${overridden.length > 1 ? 'them' : 'it'} would not be used`);
   }
+  // A setting the config refuses fails here, before a lab is built for it.
+  if (o.config !== undefined) checkConfigPatch(o.config);
   const cpus = o.cpus ?? 'shared';
   if (cpus !== 'shared') {
     if (!def.cpuLayouts) throw new IntactError('ERR_INTACT_USAGE', `scenario ${name} does not place its processes: --cpus applies to ${scenarioNames().filter((n) => findScenario(n).cpuLayouts).join(', ')}`);

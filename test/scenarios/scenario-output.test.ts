@@ -11,7 +11,7 @@ import { defineScenario, runScenario, findScenario, commandLine, timestamp } fro
 import { levelFigures, bytesLabel, medP95 } from '../../scenarios/experiments/figures.js';
 import { machine } from '../../scenarios/machine.js';
 import { configSetting, levelList } from '../../scenarios/scenario-cli.js';
-import { mergeConfig } from '../../lab/topology.js';
+import { checkConfigPatch, mergeConfig } from '../../lab/topology.js';
 import { thesisResults } from '../../scenarios/thesis.js';
 
 t.test('CSV: header is the union of keys in first-seen order', async (t) => {
@@ -106,6 +106,17 @@ t.test('--set of a setting the scenario sets itself is refused', async (t) => {
   await t.rejects(runScenario('throughput', { config: { replication: { deadTimeMs: 50 } }, progress: { silent: true } }),
     { code: 'ERR_INTACT_USAGE', message: /replication\.deadTimeMs itself/ });
   await t.rejects(runScenario('detection', { config: { replication: { heartbeatIntervalMs: 5 } }, progress: { silent: true } }), { code: 'ERR_INTACT_USAGE' });
+});
+
+t.test('--set of a value the config refuses fails before any lab or output exists', async (t) => {
+  const dir = join(tmpdir(), `intact-scenario-bad-set-${process.pid}`);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Would need root and minutes if it built the lab first; refused at once, no files.
+  await t.rejects(runScenario('throughput', { config: { tcp: { sndBuf: 10 } }, out: dir, progress: { silent: true } }),
+    { code: 'ERR_INTACT_CONFIG', message: /tcp\.sndBuf/ });
+  t.notOk(existsSync(dir), 'no output directory was made');
+  t.doesNotThrow(() => checkConfigPatch({ tcp: { sndBuf: 1 << 20 } }), 'a valid setting passes');
+  t.throws(() => checkConfigPatch({ replication: { port: 'x' } }), { code: 'ERR_INTACT_CONFIG' });
 });
 
 t.test('runner: writes every file and a summary of a scenario', async (t) => {
