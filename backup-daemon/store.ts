@@ -188,6 +188,10 @@ export class Replica {
   /** When (the store's clock, ms) the latest tsLast arrived, with the OPEN or an
    *  UPDATE: the primary's timestamp clock has run at most this long since (rule 8). */
   tsHeardAt: number;
+  /** Opened by a RESYNC whose CHECKPOINT has not arrived: the bytes the primary had
+   *  already acknowledged or sent may not all be here yet, so a takeover leaves this
+   *  connection out (it was unprotected until now, and still is). */
+  resyncing = false;
 
   constructor(open: Open, heardAt = 0, pool?: RingPool) {
     this.open = open;
@@ -262,6 +266,17 @@ export class ReplicaStore {
         this.replicas.set(m.conn, new Replica(m, this.clock(), this.pool));
         return;
       }
+      case MsgType.Resync: {
+        if (this.replicas.has(m.conn)) return new ReplicaError('duplicate-open', m.conn);
+        if (this.replicas.size >= this.maxConnections) return new ReplicaError('too-many-connections', m.conn);
+        const { rcvBase, sndBase, ...fields } = m;
+        const r = new Replica({ ...fields, type: MsgType.Open }, this.clock(), this.pool);
+        r.rcv.basePos = rcvBase;
+        r.snd.basePos = sndBase;
+        r.resyncing = true;
+        this.replicas.set(m.conn, r);
+        return;
+      }
       case MsgType.RecvData: {
         const r = this.replicas.get(m.conn);
         if (!r) return new ReplicaError('unknown-connection', m.conn);
@@ -304,6 +319,7 @@ export class ReplicaStore {
           return new ReplicaError('checkpoint-went-backwards', m.conn);
         }
         r.checkpoint = m;
+        r.resyncing = false;
         r.rcv.freeTo(m.consumed);
         return;
       }

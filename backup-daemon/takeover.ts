@@ -138,12 +138,20 @@ export interface Rebuilt {
 }
 
 /** Step 1: every replica of the store into `stack`, per rule 3, timers starting at
- *  `now` (the store's clock). A replica that cannot be rebuilt is logged and counted. */
-export function rebuildConnections(store: ReplicaStore | undefined, stack: TcpStack, now: number): { rebuilt: Rebuilt[]; failed: number } {
+ *  `now` (the store's clock). A replica that cannot be rebuilt is logged and counted.
+ *  One whose resynchronisation had not completed is left out and counted as
+ *  `incomplete`: its connection was unprotected, and the replica may lack bytes the
+ *  client was already acknowledged or sent. */
+export function rebuildConnections(store: ReplicaStore | undefined, stack: TcpStack, now: number): { rebuilt: Rebuilt[]; failed: number; incomplete: number } {
   const rebuilt: Rebuilt[] = [];
   let failed = 0;
+  let incomplete = 0;
   const o = { rcvMss: stack.cfg.mss, rcvBuf: stack.cfg.rcvBuf, now };
   for (const r of store?.replicas.values() ?? []) {
+    if (r.resyncing) {
+      incomplete++;
+      continue;
+    }
     try {
       const snap = rebuildSnapshot(r, o);
       rebuilt.push({ r, c: stack.restore(snap, now) });
@@ -152,7 +160,8 @@ export function rebuildConnections(store: ReplicaStore | undefined, stack: TcpSt
       log.error({ conn: r.open.conn, err: (e as Error).message }, 'connection could not be rebuilt');
     }
   }
-  return { rebuilt, failed };
+  if (incomplete > 0) log.warn({ incomplete }, 'connections whose resynchronisation had not completed are not taken over');
+  return { rebuilt, failed, incomplete };
 }
 
 /** States in which both directions are over: our FIN is out and the client's came in.

@@ -105,6 +105,12 @@ export class Runtime implements ListenRuntime {
     return this.mirror?.protectionFor(conn as TcpConnection);
   }
 
+  /** Puts an unprotected connection under the backup's protection at this checkpoint
+   *  (Mirror.resync); false when there is no backup or it cannot be done now. */
+  resync(conn: EngineConnection, state: Buffer, consumed: number, produced: number): boolean {
+    return this.mirror?.resync(conn as TcpConnection, state, consumed, produced) ?? false;
+  }
+
   listen(port: number, opts: { backlog?: number; backup?: boolean } = {}): EngineListener {
     if (this.closed) throw new IntactError('ERR_INTACT_CLOSED', 'runtime is closed');
     if (port === 0) port = this.freePort();

@@ -9,7 +9,7 @@
 // The runtime (primary/runtime.ts) owns the engine, the host and the link; the server
 // only asks it for a listener on a port of its VIP.
 import { EventEmitter } from 'node:events';
-import { IntactSocket, type SocketProtection, type EngineConnection, type ResumePoint, type SocketTimers, systemError } from './socket.js';
+import { IntactSocket, type SocketProtector, type EngineConnection, type ResumePoint, type SocketTimers, systemError } from './socket.js';
 
 /** The engine's Listener (shared/tcp/stack.ts), structurally. */
 export interface EngineListener {
@@ -19,14 +19,12 @@ export interface EngineListener {
 }
 
 /** What a server needs of its runtime. primary/runtime.ts's Runtime is one. */
-export interface ListenRuntime {
+export interface ListenRuntime extends SocketProtector {
   /** The service address (dotted quad) the server answers on. */
   readonly vip: string;
   /** Listen on `port` of the VIP (0: a free ephemeral port). Throws an error with code
    *  EADDRINUSE when the port is taken. */
   listen(port: number, opts: { backlog?: number; backup?: boolean }): EngineListener;
-  /** The replication layer's hooks for a protected connection; undefined: unprotected. */
-  protection?(conn: EngineConnection): SocketProtection | undefined;
 }
 
 export interface ServerOptions {
@@ -203,7 +201,7 @@ export class IntactServer extends EventEmitter {
 
   private wrap(conn: EngineConnection, resume?: ResumePoint): IntactSocket {
     const socket = new IntactSocket(conn, { allowHalfOpen: this.opts.allowHalfOpen, timers: this.opts.timers, resume });
-    socket.protection = this.runtime.protection?.(conn);
+    socket.protector = this.runtime;
     if (this.opts.noDelay) socket.setNoDelay(true);
     if (this.opts.keepAlive) socket.setKeepAlive(true, this.opts.keepAliveInitialDelay ?? 0);
     if (this.opts.pauseOnConnect) socket.pause();

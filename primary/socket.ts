@@ -78,6 +78,17 @@ export interface SocketProtection {
   recvLimit(): number;
 }
 
+/** Where a socket finds its protection: the runtime. Asked at each use, not kept: a
+ *  connection loses its protection with the backup, and may gain a new backup's at a
+ *  checkpoint (resync). */
+export interface SocketProtector {
+  /** The replication layer's hooks for a protected connection; undefined: unprotected. */
+  protection?(conn: EngineConnection): SocketProtection | undefined;
+  /** Puts an unprotected connection under the backup's protection with this checkpoint;
+   *  false when there is no backup or it cannot be done now. */
+  resync?(conn: EngineConnection, state: Buffer, consumed: number, produced: number): boolean;
+}
+
 export interface IntactSocketOptions {
   /** As net's: when false (default) the socket ends its side once the peer's FIN was read. */
   allowHalfOpen?: boolean;
@@ -174,8 +185,8 @@ export class IntactSocket extends Duplex {
   private checkpoints: Array<{ state: Buffer; consumed: number; produced: number }> = [];
   /** Stream position after the last byte taken from the engine. */
   private pulledPos = 0;
-  /** Set by the replication layer for protected connections. */
-  protection: SocketProtection | undefined;
+  /** Set by the server: the runtime, which knows whether a backup protects us. */
+  protector: SocketProtector | undefined;
 
   constructor(conn: EngineConnection, opts: IntactSocketOptions = {}) {
     super({
@@ -298,13 +309,32 @@ export class IntactSocket extends Duplex {
    * serialised with JSON. On a takeover the app's restore(socket, state) receives the
    * last checkpoint that took effect. Needs Buffer chunks (no setEncoding).
    * Returns false when the connection is not protected by a backup (nothing recorded).
+   * A connection left unprotected while the backup was away is taken on by the backup
+   * at a checkpoint, once one is back (true then): it must come when the app has read
+   * nothing it has not handled, and after its writes, as checkpoints usually do.
    */
   checkpoint(state: unknown): boolean {
-    if (!this.protection) return false;
+    if (!this.protection) return this.resync(state);
     const bytes = Buffer.from(JSON.stringify(state ?? null));
     this.checkpoints.push({ state: bytes, consumed: this.consumedPos, produced: this.producedPos });
     this.submitCheckpoints();
     return true;
+  }
+
+  /** The replication layer's hooks while a backup protects this connection. */
+  get protection(): SocketProtection | undefined {
+    return this.conn ? this.protector?.protection?.(this.conn) : undefined;
+  }
+
+  /** A checkpoint of an unprotected connection: the one instant a backup that came
+   *  (back) since can take it on, when the app holds every byte it took from the engine
+   *  and all its output is in the engine (Mirror.resync). Otherwise nothing is recorded
+   *  and the app's next checkpoint tries again. */
+  private resync(state: unknown): boolean {
+    const conn = this.conn;
+    if (!conn || !this.protector?.resync) return false;
+    if (this.checkpoints.length > 0 || this.producedPos > this.acceptedPos || this.consumedPos !== this.pulledPos) return false;
+    return this.protector.resync(conn, Buffer.from(JSON.stringify(state ?? null)), this.consumedPos, this.producedPos);
   }
 
   /** Stream positions, for tools and tests. */

@@ -60,6 +60,8 @@ class Mirrored {
   dirty = false;
   closed = false;
   lastState = -1;
+  /** The socket's hooks (Mirror.protectionFor), made on first use. */
+  hooks: SocketProtection | undefined;
 
   constructor(readonly c: TcpConnection, id: number) {
     this.id = id;
@@ -91,7 +93,7 @@ export class Mirror implements ConnectionObserver {
   /** Unprotected: the backup is gone, gates are open, nothing is mirrored. */
   private off = false;
   private readonly log = logger('mirror');
-  readonly stats = { opened: 0, backPressured: 0, checkpoints: 0 };
+  readonly stats = { opened: 0, resynced: 0, backPressured: 0, checkpoints: 0 };
 
   constructor(private readonly o: MirrorOptions) {
     o.channel.on('confirm', (upTo) => this.confirmed(upTo));
@@ -177,15 +179,73 @@ export class Mirror implements ConnectionObserver {
     return true;
   }
 
+  /**
+   * Puts a connection this mirror does not know under the backup's protection, at one
+   * of the app's checkpoints: a connection that was unprotected while the backup was
+   * away, or served before this session began. Resynchronisation can only start here:
+   * the backup needs the receive stream from the checkpoint's consumed point and the
+   * send stream from snd_una, and only when the app has been handed every byte it took
+   * from the engine (`consumed` is the engine's bytesConsumed) are those bytes all still
+   * in the engine's queues. Sent as one run of messages: RESYNC (the OPEN's fields now,
+   * and where the replica's streams start), UPDATE, the queued bytes, the CHECKPOINT;
+   * the backup counts the replica only once the CHECKPOINT is in. From the RESYNC on the
+   * gates hold what the client has not seen yet (the ACK at the one it was last sent,
+   * output at snd_max) until the backup confirms the whole run.
+   * False, and nothing sent, when it cannot be done now: not a protected port, not
+   * ESTABLISHED or a FIN on its way, input not all consumed, or more held than the
+   * backup's bound allows (rule 7). The app's next checkpoint tries again.
+   */
+  resync(c: TcpConnection, state: Buffer, consumed: number, produced: number): boolean {
+    if (this.off || this.byConn.has(c) || (this.o.protects && !this.o.protects(c))) return false;
+    if (c.state !== 'ESTABLISHED' || c.rcvFinSeq !== undefined || c.finSeq !== undefined) return false;
+    if (consumed !== c.bytesConsumed || produced > c.bytesWritten) return false;
+    const recv = c.recvQueue.length;
+    const send = c.sendQueue.length;
+    const bound = this.o.bytesPerConnection;
+    if (recv > Math.floor(bound / 2) || recv + send > bound) return false;
+    const rcvBase = consumed;
+    const sndBase = c.bytesWritten - send;
+    const m = new Mirrored(c, this.nextId++);
+    m.rcvEnd = m.rcvFreed = rcvBase;
+    m.sndEnd = m.sndFreed = sndBase;
+    m.lastState = stateIndex(c.state);
+    this.byConn.set(c, m);
+    // A connection keeps the observer it was opened under: none, or the mirror of a
+    // backup since lost. From now on its bytes and changes come here.
+    c.observer = this;
+    this.stats.resynced++;
+    this.o.channel.send({
+      type: MsgType.Resync, conn: m.id,
+      localAddr: c.localAddr, localPort: c.localPort, remoteAddr: c.remoteAddr, remotePort: c.remotePort,
+      iss: c.iss, irs: c.irs, mss: c.sndMss, sndWndShift: c.sndWndShift, rcvWndShift: c.rcvWndShift,
+      sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: tsClock(c), sndWnd: c.sndWnd,
+      rcvBase, sndBase,
+    });
+    // What the client already has stays; nothing new reaches it before the backup
+    // holds the run.
+    c.ackLimit = c.lastAckSent;
+    c.sendLimit = c.sndMax;
+    this.sendUpdate(m);
+    // Copies: the engine's queues move on (the app reads, the client acknowledges)
+    // while these wait in the batch.
+    if (recv > 0) m.pendingRecv.push(Buffer.from(c.recvQueue.toBuffer()));
+    if (send > 0) m.pendingSend.push(Buffer.from(c.sendQueue.toBuffer()));
+    this.pump(m);
+    const msg = this.o.channel.send({ type: MsgType.Checkpoint, conn: m.id, consumed, produced, state });
+    this.stats.checkpoints++;
+    this.gate({ msg, m, ack: (c.irs + 1 + m.rcvEnd) >>> 0, send: (c.iss + 1 + m.sndEnd) >>> 0 });
+    return true;
+  }
+
   /** The socket layer's hooks for a mirrored connection (undefined: not mirrored). */
   protectionFor(c: TcpConnection): SocketProtection | undefined {
     const m = this.byConn.get(c);
-    if (!m) return undefined;
-    return {
+    if (!m || this.off) return undefined;
+    // Made once per connection: the socket asks for them at every read.
+    return (m.hooks ??= {
       checkpoint: (state, consumed, produced) => this.checkpoint(c, state, consumed, produced),
-      // Unprotected (backup lost), the app may read everything the engine holds.
-      recvLimit: () => (this.off ? Number.MAX_SAFE_INTEGER : m.rcvEnd),
-    };
+      recvLimit: () => m.rcvEnd,
+    });
   }
 
   /** Sends what this turn replicated so far now, not at the end of the turn, when the

@@ -2,8 +2,9 @@
 // mirror on every connection of a listener that opted in, heartbeats on both paths,
 // and the rules for losing the backup or the VIP (DESIGN.md rule 6):
 //   - backup silent on every path, or the replication link gone: keep serving,
-//     unprotected, and say so loudly; retry the link, and protect new connections
-//     once it is back (connections opened meanwhile stay unprotected);
+//     unprotected, and say so loudly; retry the link, and once it is back protect new
+//     connections at once and the others at their app's next checkpoint (the mirror's
+//     resync: the only instant the primary holds everything a replica needs);
 //   - another host claims the VIP: stop sending at once.
 import { EventEmitter } from 'node:events';
 import type { Config } from '../../shared/config.js';
@@ -107,6 +108,11 @@ export class Protection extends EventEmitter<ProtectionEvents> {
       return false;
     }
     this.channel = ch;
+    // The backup replaced its store with the new session's: it can no longer take over
+    // the connections of the old one. Their gates open now, before the new mirror
+    // exists, so that mirror's gates on a connection it resynchronises are its own.
+    this.orphan?.unprotect('the replication session was replaced');
+    this.orphan = undefined;
     const mirror = new Mirror({
       channel: ch,
       bytesPerConnection: c.replication.storeBytesPerConnection,
@@ -117,7 +123,11 @@ export class Protection extends EventEmitter<ProtectionEvents> {
     this.runtime.stack.observer = mirror;
     ch.on('down', (reason) => this.linkDown(reason));
     ch.on('confirm', () => this.heartbeats?.heard('replication'));
+    const older = [...this.runtime.stack.connections()].length;
     log.info({ backup: `${c.backup.replicationAddress}:${c.replication.port}` }, 'protected by the backup');
+    if (older > 0) {
+      log.warn({ connections: older }, 'connections served before this backup came are protected again at their app\'s next checkpoint (never, for an app that does not checkpoint)');
+    }
     this.emit('protected');
     return true;
   }
@@ -179,10 +189,6 @@ export class Protection extends EventEmitter<ProtectionEvents> {
         this.retry = undefined;
         if (this.linkLostTimer) clearTimeout(this.linkLostTimer);
         this.linkLostTimer = undefined;
-        // The backup replaced its store with the new session's: it can no longer take
-        // over the connections of the old one, so they go on unprotected.
-        this.orphan?.unprotect('the replication session was replaced');
-        this.orphan = undefined;
       });
     }, everyMs);
     this.retry.unref();

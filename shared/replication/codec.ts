@@ -100,6 +100,7 @@ export class Encoder {
         o += b.write(m.reason, o, 'utf8');
         break;
       case MsgType.Open:
+      case MsgType.Resync:
         b.writeUInt32BE(m.conn, o); o += 4;
         b.writeUInt32BE(m.localAddr, o); o += 4;
         b.writeUInt16BE(m.localPort, o); o += 2;
@@ -114,6 +115,10 @@ export class Encoder {
         b.writeUInt32BE(m.tsRecent, o); o += 4;
         b.writeUInt32BE(m.tsLast, o); o += 4;
         b.writeUInt32BE(m.sndWnd, o); o += 4;
+        if (m.type === MsgType.Resync) {
+          o = writeU53(b, o, m.rcvBase);
+          o = writeU53(b, o, m.sndBase);
+        }
         break;
       case MsgType.RecvData:
       case MsgType.SendData:
@@ -183,6 +188,7 @@ function bodyLength(m: Message): number {
     case MsgType.Welcome: return MAC_BYTES;
     case MsgType.Refuse: return Buffer.byteLength(m.reason, 'utf8');
     case MsgType.Open: return OPEN_BODY;
+    case MsgType.Resync: return RESYNC_BODY;
     case MsgType.RecvData:
     case MsgType.SendData: return 8 + m.data.length;
     case MsgType.Update: return UPDATE_BODY;
@@ -194,6 +200,7 @@ function bodyLength(m: Message): number {
 }
 
 const OPEN_BODY = 4 + 4 + 2 + 4 + 2 + 4 + 4 + 2 + 1 + 1 + 1 + 4 + 4 + 4;
+const RESYNC_BODY = OPEN_BODY + 8 + 8;
 const UPDATE_BODY = 4 + 1 + 4 + 4 + 4 + 4 + 4 + 1;
 
 function writeU53(b: Buffer, o: number, v: number): number {
@@ -247,13 +254,13 @@ export function decodeBody(type: number, body: Buffer, copy = false): Message | 
     case MsgType.Refuse:
       if (n > 1024) return new DecodeError('refuse-too-long');
       return { type, reason: body.toString('utf8') };
-    case MsgType.Open: {
-      if ((err = fixed(type, n, OPEN_BODY))) return err;
+    case MsgType.Open:
+    case MsgType.Resync: {
+      if ((err = fixed(type, n, type === MsgType.Open ? OPEN_BODY : RESYNC_BODY))) return err;
       const flags = body[28];
       if (body[26] > 14 || body[27] > 14) return new DecodeError('bad-window-shift');
       if (flags & ~3) return new DecodeError('bad-open-flags');
-      return {
-        type,
+      const open = {
         conn: body.readUInt32BE(0),
         localAddr: body.readUInt32BE(4),
         localPort: body.readUInt16BE(8),
@@ -270,6 +277,12 @@ export function decodeBody(type: number, body: Buffer, copy = false): Message | 
         tsLast: body.readUInt32BE(33),
         sndWnd: body.readUInt32BE(37),
       };
+      if (type === MsgType.Open) return { type, ...open };
+      const rcvBase = readU53(body, OPEN_BODY);
+      if (rcvBase instanceof DecodeError) return rcvBase;
+      const sndBase = readU53(body, OPEN_BODY + 8);
+      if (sndBase instanceof DecodeError) return sndBase;
+      return { type, ...open, rcvBase, sndBase };
     }
     case MsgType.RecvData:
     case MsgType.SendData:

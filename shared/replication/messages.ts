@@ -32,6 +32,7 @@ export enum MsgType {
   Update = 13,
   Checkpoint = 14,
   Close = 15,
+  Resync = 16,
   Heartbeat = 20,
   Confirm = 21,
 }
@@ -56,6 +57,22 @@ export interface Open {
   tsRecent: number;      // the client's latest TSval
   tsLast: number;        // our latest TSval sent: the backup continues at or above it (rule 8)
   sndWnd: number;        // the client's window, scaled, at open
+}
+
+/**
+ * A connection the primary already serves, put under this backup's protection now (the
+ * backup was down, or is a new one): the OPEN's fields at their current values, and the
+ * stream positions the replica starts at. The primary sends it at one of the app's
+ * checkpoints, when the app has been handed every byte taken from the engine, so it
+ * holds all the backup needs: receive bytes from `rcvBase` (the checkpoint's consumed
+ * point) to rcv_nxt and send bytes from `sndBase` (snd_una) on, in the engine's queues.
+ * An UPDATE, that data, and the CHECKPOINT follow; until the CHECKPOINT arrives the
+ * replica is incomplete and a takeover leaves it out (its client was unprotected).
+ */
+export interface Resync extends Omit<Open, 'type'> {
+  type: MsgType.Resync;
+  rcvBase: number;       // receive stream position the replica starts at
+  sndBase: number;       // send stream position the replica starts at (snd_una's)
 }
 
 export interface RecvData { type: MsgType.RecvData; conn: number; seq: number; data: Buffer }
@@ -90,5 +107,5 @@ export interface Confirm { type: MsgType.Confirm; upTo: number }
 
 export type Message =
   | Challenge | Hello | Welcome | Refuse
-  | Open | RecvData | SendData | Update | Checkpoint | Close
+  | Open | Resync | RecvData | SendData | Update | Checkpoint | Close
   | Heartbeat | Confirm;

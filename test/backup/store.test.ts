@@ -1,7 +1,9 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { ReplicaStore, ReplicaError, RingPool, StreamBuffer, RING_FROM_BYTES } from '../../backup-daemon/store.js';
-import { MsgType, type Open } from '../../shared/replication/messages.js';
+import { MsgType, type Open, type Resync } from '../../shared/replication/messages.js';
+import { TcpStack } from '../../shared/tcp/stack.js';
+import { rebuildConnections } from '../../backup-daemon/takeover.js';
 
 // Initial sequence numbers just below 2^32, so every test crosses the wrap.
 const open = (conn = 1): Open => ({
@@ -201,4 +203,54 @@ t.test('any sequence of appends and frees holds exactly the bytes a plain list w
     return true;
   }), { seed: 4, numRuns: 100 });
   t.pass('100 random sequences');
+});
+
+// ---- resynchronisation: a replica opened mid-stream ----
+
+const resync = (conn = 2, rcvBase = 5000, sndBase = 70000): Resync => ({ ...open(conn), remotePort: 40001, type: MsgType.Resync, rcvBase, sndBase });
+
+t.test('a RESYNC opens a replica whose streams start at the given positions', async (t) => {
+  const s = store();
+  t.equal(s.apply(resync()), undefined);
+  const r = s.replicas.get(2)!;
+  t.equal(r.rcv.basePos, 5000);
+  t.equal(r.snd.basePos, 70000);
+  t.ok(r.resyncing, 'incomplete until its checkpoint');
+  t.equal(s.apply({ type: MsgType.RecvData, conn: 2, seq: r.rcvSeq(4999), data: b('x') })?.reason, 'recv-not-contiguous', 'receive data before the base');
+  t.equal(s.apply({ type: MsgType.RecvData, conn: 2, seq: r.rcvSeq(5000), data: b('GET a\n') }), undefined);
+  t.equal(s.apply({ type: MsgType.SendData, conn: 2, seq: r.sndSeq(70001), data: b('x') })?.reason, 'send-not-contiguous', 'send data past the base');
+  t.equal(s.apply({ type: MsgType.SendData, conn: 2, seq: r.sndSeq(70000), data: b('OK\n') }), undefined);
+  t.equal(r.rcvNxt, r.rcvSeq(5006));
+  t.equal(r.sndMax, r.sndSeq(70003));
+  t.equal(s.apply({ type: MsgType.Checkpoint, conn: 2, consumed: 4999, produced: 70003, state: b('{}') })?.reason, 'checkpoint-consumed-out-of-range', 'a checkpoint below the base');
+  t.ok(r.resyncing, 'a refused checkpoint does not complete it');
+  t.equal(s.apply({ type: MsgType.Checkpoint, conn: 2, consumed: 5000, produced: 69990, state: b('{"n":1}') }), undefined);
+  t.notOk(r.resyncing, 'complete');
+  t.equal(r.rcv.contents().toString(), 'GET a\n', 'input after the consumed point stays');
+});
+
+t.test('a RESYNC for a connection the store has is a duplicate', async (t) => {
+  const s = store();
+  s.apply(open(2));
+  t.equal(s.apply(resync(2))?.reason, 'duplicate-open');
+});
+
+t.test('a takeover leaves out a replica whose resynchronisation is incomplete', async (t) => {
+  const s = store();
+  s.apply(open(1));
+  s.apply({ type: MsgType.Update, conn: 1, state: 2, sndUna: 0xfffffff1, sndWnd: 1000, tsRecent: 1, tsLast: 2, finSeq: 0, finReceived: false });
+  s.apply(resync(2));
+  s.apply({ type: MsgType.Update, conn: 2, state: 2, sndUna: s.replicas.get(2)!.sndSeq(70000), sndWnd: 1000, tsRecent: 1, tsLast: 2, finSeq: 0, finReceived: false });
+  const stack = new TcpStack({});
+  const first = rebuildConnections(s, stack, 0);
+  t.equal(first.rebuilt.length, 1, 'only the connection that was protected all along');
+  t.equal(first.incomplete, 1);
+  t.equal(first.rebuilt[0]!.r.open.conn, 1);
+  s.apply({ type: MsgType.Checkpoint, conn: 2, consumed: 5000, produced: 70000, state: b('{}') });
+  const second = rebuildConnections(s, new TcpStack({}), 0);
+  t.equal(second.rebuilt.length, 2, 'both, once the checkpoint completed it');
+  t.equal(second.incomplete, 0);
+  const c = second.rebuilt.find((x) => x.r.open.conn === 2)!.c;
+  t.equal(c.bytesConsumed, 5000, 'the rebuilt connection resumes reading at the base');
+  t.equal(c.bytesWritten, 70000);
 });

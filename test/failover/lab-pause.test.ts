@@ -7,13 +7,11 @@
 // reply, no RST. (Before the fix, the woken primary took the closed replication link
 // for a dead backup, opened its gates, and acknowledged bytes the backup never got.)
 import t from 'tap';
-import { join } from 'node:path';
 import { rootOnly } from '../helpers/root.js';
 import { runCycle } from './lib/cycle.js';
-import { startClient } from './lib/run-client.js';
+import { KV_COMMANDS as COMMANDS, kvVerdict, startKvClient } from './lib/kv-session.js';
 import { runSuite } from './lib/suite.js';
 
-const COMMANDS = 20_000;
 const FREEZE_MS = 400;
 
 t.test('a primary frozen past the dead time is taken over, and goes silent when it wakes', rootOnly(), async (t) => {
@@ -30,16 +28,13 @@ t.test('a primary frozen past the dead time is taken over, and goes silent when 
               logDir,
               tag,
               async workload(pair) {
-                const problems: string[] = [];
-                const client = await startClient(pair, ['kv', '--port', '4000', '--commands', String(COMMANDS), '--window', '32', '--mark', String(mark), '--timeout-ms', '60000'], join(logDir, `${tag}-client.log`));
+                const client = await startKvClient(pair, logDir, tag, ['--mark', String(mark)]);
                 await client.waitForLine(/^MARK$/, 60_000);
                 process.kill(pair.primary.pid, 'SIGSTOP');
                 pair.killedAt = Date.now();
                 await new Promise((r) => setTimeout(r, FREEZE_MS));
                 process.kill(pair.primary.pid, 'SIGCONT');
-                const exit = await client.waitExit(75_000);
-                const result = JSON.parse(client.stdout().trim().split('\n').pop() ?? '{}') as { ok?: boolean };
-                if (!result.ok) problems.push(`client: ${JSON.stringify(result).slice(0, 400)} (${exit.code})`);
+                const { result, problems } = await kvVerdict(client, 75_000);
                 // The woken primary must have gone silent and left on its own.
                 // (exit code 3: "the VIP moved to another host", primary/cli.ts). Had it
                 // opened its gates instead, the session above would have broken.

@@ -30,8 +30,18 @@ async function killEverywhere(name: string): Promise<Tally> {
     const base = await runOnce(sc, seed);
     tally.runs++;
     if (base.failures.length > 0) tally.failed.push({ seed, step: 0, r: base });
+    // A connection is protected from its resynchronisation on: before it, a kill loses
+    // it, as it would any unprotected connection.
+    let first = 0;
+    if (sc.protectAfterMs !== undefined) {
+      if (base.resyncedAtStep === undefined) {
+        tally.failed.push({ seed, step: 0, r: { ...base, failures: ['the connection was never resynchronised'] } });
+        continue;
+      }
+      first = base.resyncedAtStep;
+    }
     // Step 0: the primary dies before it hears anything.
-    for (let step = 0; step <= base.steps; step++) {
+    for (let step = first; step <= base.steps; step++) {
       const r = await runOnce(sc, seed, step);
       tally.runs++;
       tally.states.set(r.stateAtKill, (tally.states.get(r.stateAtKill) ?? 0) + 1);
@@ -86,6 +96,12 @@ t.test('two connections at once: one FIFO of gates, two replicas rebuilt', async
   const tally = await killEverywhere('twoClients');
   report(t, 'twoClients', tally);
   t.ok([...tally.states.keys()].some((s) => s.includes('+')), 'some kills with both connections open');
+});
+
+t.test('resync: a backup that arrives mid-session takes the connection on at a checkpoint', async (t) => {
+  const tally = await killEverywhere('resync');
+  report(t, 'resync', tally);
+  t.ok(tally.runs > SEEDS.length * 20, `killed after the resynchronisation at many steps (${tally.runs} runs)`);
 });
 
 t.test('a bad link: 10% loss, duplicates, reordering', async (t) => {

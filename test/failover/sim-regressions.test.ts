@@ -16,7 +16,8 @@
 import t from 'tap';
 import { Ctx, CLIENT, CPORT, SERVER, SPORT, payloadOf, restoredHalfOpen, u32 } from '../tcp/harness.js';
 import { TcpStack } from '../../shared/tcp/stack.js';
-import { Mirror, type MirrorChannel } from '../../primary/replication/mirror.js';
+import { Mirror } from '../../primary/replication/mirror.js';
+import { RecordingChannel } from '../helpers/recording-channel.js';
 import { MsgType, type Message, type Open } from '../../shared/replication/messages.js';
 import { ReplicaStore } from '../../backup-daemon/store.js';
 import { rebuildSnapshot, TS_SLACK_MS } from '../../backup-daemon/rebuild.js';
@@ -29,21 +30,8 @@ import { takeover } from '../../backup-daemon/takeover.js';
 import { runOnce } from './sim/world.js';
 import { SCENARIOS } from './sim/scenarios.js';
 
-/** A replication channel that keeps every message and confirms on demand. */
-class Capture implements MirrorChannel {
-  readonly sent: Message[] = [];
-  #fns: Array<(upTo: number) => void> = [];
-  send(m: Message): number {
-    this.sent.push(m);
-    return this.sent.length;
-  }
-  on(_e: 'confirm', fn: (upTo: number) => void): this {
-    this.#fns.push(fn);
-    return this;
-  }
-  confirmAll(): void {
-    for (const fn of this.#fns) fn(this.sent.length);
-  }
+/** The recording channel, counting the bytes it replicated. */
+class Capture extends RecordingChannel {
   bytes(type: MsgType.RecvData | MsgType.SendData): number {
     let n = 0;
     for (const m of this.sent) if (m.type === type) n += m.data.length;
@@ -78,7 +66,7 @@ t.test('2. the mirror sends the timestamp clock, not the last TSval (0 before th
   const open = ch.sent[0] as Open;
   t.equal(open.type, MsgType.Open);
   t.equal(open.tsLast, c.tsNow(1234), 'the clock at the SYN: the SYN-ACK cannot carry less');
-  ch.confirmAll();
+  ch.confirm();
   const synAck = stack.poll(1234).find((d) => d.seg.flags === (SYN | ACK))!;
   t.ok(u32(synAck.seg.options.ts!.val - open.tsLast) < 2 ** 31, 'SYN-ACK TSval >= OPEN tsLast');
 });
@@ -154,7 +142,7 @@ t.test('5. received bytes fill at most half the bound, so output always finds ro
   const mirror = new Mirror({ channel: ch, bytesPerConnection: 2000, wake: () => {} });
   ctx.stack.observer = mirror;
   ctx.send({ flags: 'S', seq: ctx.irs, mss: 1000 });
-  ch.confirmAll(); // the OPEN: the SYN-ACK may go
+  ch.confirm(); // the OPEN: the SYN-ACK may go
   ctx.expect({ flags: 'SA', seq: ctx.iss, ack: ctx.irs + 1 });
   ctx.cSeq = u32(ctx.irs + 1);
   ctx.send({ flags: 'A', seq: ctx.cSeq, ack: ctx.iss + 1 });

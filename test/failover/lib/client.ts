@@ -1,11 +1,12 @@
 // The kernel TCP client of the kill tests, run in a client namespace:
 //   node --import tsx test/failover/lib/client.ts upload --port 9 --bytes N --seed S --mark M
-//   node --import tsx test/failover/lib/client.ts kv --port 4000 --commands K --window W --mark M
+//   node --import tsx test/failover/lib/client.ts kv --port 4000 --commands K --window W --mark M [--pause-at P]
 //   node --import tsx test/failover/lib/client.ts many --port 4000 --connections 1000
 // It prints the line "MARK" the moment it reaches the kill point (upload: M bytes handed
 // to the socket, M >= N meaning after the half-close; kv: just before command M is
 // written; many: every connection open and one exchange done, after which it waits for
-// SIGUSR1 to do the second exchange), so the test kills the primary at a position in
+// SIGUSR1 to do the second exchange; kv with --pause-at P: every reply up to command P
+// in, it prints "PAUSE" and waits for SIGUSR1), so the test kills the primary at a position in
 // the workload rather than at a time. Then exactly one JSON line {ok, ...}; exit 0 only
 // when ok.
 import { createHash } from 'node:crypto';
@@ -22,6 +23,7 @@ const { positionals, values } = parseArgs({
     bytes: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
     mark: { type: 'string', default: '-1' },
+    'pause-at': { type: 'string', default: '-1' },
     commands: { type: 'string', default: '1000' },
     window: { type: 'string', default: '16' },
     connections: { type: 'string', default: '1000' },
@@ -134,9 +136,19 @@ async function kv(): Promise<Result> {
   let firstBad: { index: number; command: string; got: string; want: string } | undefined;
   let extra = '';
 
+  const pauseAt = Number(values['pause-at']);
+  let paused = false;
   const fill = () => {
     let out = '';
+    if (sent === pauseAt && !paused) {
+      if (received < sent) return;
+      paused = true;
+      process.once('SIGUSR1', fill);
+      process.stdout.write('PAUSE\n');
+      return;
+    }
     while (sent < total && sent < received + window) {
+      if (sent === pauseAt && !paused) break;
       if (sent === mark) {
         if (out) s.write(out);
         out = '';

@@ -69,7 +69,7 @@ export async function runCycle(lab: LabPlan, o: CycleOptions): Promise<CycleOutc
     out.instant = w.instant;
     out.midway = w.midway;
     out.details = w.details;
-    if (pair.primaryLostBackup()) problems.push('the primary had lost its backup before the kill (false heartbeat death, or replication link down): see its log');
+    if (pair.backupRestarts === 0 && pair.primaryLostBackup()) problems.push('the primary had lost its backup before the kill (false heartbeat death, or replication link down): see its log');
     if (pair.killedAt === undefined) {
       problems.push('the workload never killed the primary');
     } else {

@@ -49,10 +49,14 @@ export class Pair {
   /** Wall-clock ms (epoch) when SIGKILL was sent to the primary. */
   killedAt: number | undefined;
 
+  /** Backups started after the first (restartBackup). */
+  backupRestarts = 0;
+
   private constructor(
     readonly lab: LabPlan,
-    readonly backup: ManagedProcess,
+    public backup: ManagedProcess,
     readonly primary: ManagedProcess,
+    private readonly o: PairOptions,
   ) {}
 
   /** Pairs restarted because the primary declared its backup dead while starting. */
@@ -78,8 +82,8 @@ export class Pair {
     return /BACKUP LOST|NO BACKUP/.test(this.primary.tail());
   }
 
-  /** One attempt, returned the moment the primary says it serves (no settling). */
-  static async startOnce(lab: LabPlan, o: PairOptions): Promise<Pair> {
+  /** A backup daemon, once ready; refused when its buffers are not the config's. */
+  private static async startBackup(lab: LabPlan, o: PairOptions, logName: string): Promise<ManagedProcess> {
     const args = appArgs(o);
     args[1] = lab.configs.primary;
     const backup = await startProcess({
@@ -88,11 +92,10 @@ export class Pair {
       argv: intactArgv(['backup', ...args]),
       cwd: REPO_ROOT,
       env: childEnv(),
-      logFile: join(o.logDir, `${o.tag}-backup.log`),
+      logFile: join(o.logDir, logName),
       ready: { line: /"event":"ready"/ },
       readyTimeoutMs: 30_000,
     });
-    let primary: ManagedProcess;
     try {
       // The backup rebuilds with the config's buffers, as the primary serves with them.
       const ready = JSON.parse(await backup.waitForLine(/"event":"ready"/, 1000)) as { tcp?: unknown };
@@ -100,6 +103,32 @@ export class Pair {
       if (JSON.stringify(ready.tcp) !== JSON.stringify(want)) {
         throw backup.error('ERR_INTACT_TEST', `the backup's TCP buffers ${JSON.stringify(ready.tcp)} are not the config's ${JSON.stringify(want)}`);
       }
+    } catch (e) {
+      backup.killSync();
+      throw e;
+    }
+    return backup;
+  }
+
+  /** kill -9 of the backup; once the primary says it serves unprotected, a new backup,
+   *  and its replication session with the primary open. */
+  async restartBackup(timeoutMs = 15_000): Promise<void> {
+    this.backup.killSync();
+    await this.backup.exited;
+    await waitForTail(this.primary, /BACKUP LOST/, timeoutMs);
+    this.backupRestarts++;
+    this.backup = await Pair.startBackup(this.lab, this.o, `${this.o.tag}-backup${this.backupRestarts + 1}.log`);
+    await waitForTail(this.backup, /replication session open/, timeoutMs);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+  }
+
+  /** One attempt, returned the moment the primary says it serves (no settling). */
+  static async startOnce(lab: LabPlan, o: PairOptions): Promise<Pair> {
+    const args = appArgs(o);
+    args[1] = lab.configs.primary;
+    const backup = await Pair.startBackup(lab, o, `${o.tag}-backup.log`);
+    let primary: ManagedProcess;
+    try {
       primary = await startProcess({
         name: 'intact primary',
         netns: findNode(lab, 'primary').netns,
@@ -114,7 +143,7 @@ export class Pair {
       backup.killSync();
       throw e;
     }
-    const pair = new Pair(lab, backup, primary);
+    const pair = new Pair(lab, backup, primary, o);
     const line = await primary.waitForLine(/^serving /, 1000);
     if (!/\(protected by /.test(line)) {
       pair.destroy();
@@ -157,5 +186,15 @@ export class Pair {
     this.backup.killSync();
     killNetnsSync(findNode(this.lab, 'primary').netns);
     killNetnsSync(findNode(this.lab, 'backup').netns);
+  }
+}
+
+/** Waits until `p`'s recent output (stdout and the logs on stderr) matches `re`. */
+async function waitForTail(p: ManagedProcess, re: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!re.test(p.tail())) {
+    if (!p.running) throw p.error('ERR_INTACT_PROCESS_EXITED', `exited before printing ${re}`);
+    if (Date.now() > deadline) throw p.error('ERR_INTACT_PROCESS_TIMEOUT', `nothing matching ${re} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

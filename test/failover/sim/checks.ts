@@ -40,13 +40,24 @@ export class RuleChecker {
     this.#fail(what);
   }
 
-  /** A segment the primary puts on the wire, against what the store holds now. */
-  primaryEmits(d: Datagram, store: ReplicaStore): void {
+  /** A segment the primary puts on the wire, against what the store holds now.
+   *  `unprotected` (a connection served before its backup came, not yet resynchronised:
+   *  its window scale given) exempts it from rules 1, 2 and 5; what the client saw of it
+   *  still counts for rule 8 and the window after a takeover. */
+  primaryEmits(d: Datagram, store: ReplicaStore, unprotected?: { rcvWndShift: number }): void {
     const s = d.seg;
     if (s.flags & RST) return;
     const r = findReplica(store, d);
+    if (unprotected !== undefined && (r === undefined || r.resyncing)) {
+      this.#saw(d, unprotected.rcvWndShift);
+      return;
+    }
     if (r === undefined) {
       this.#fail(`rule 1/5: the primary sent flags ${s.flags} seq ${s.seq} for a connection the backup does not hold`);
+      return;
+    }
+    if (r.resyncing) {
+      this.#fail(`rule 1/5: the primary sent flags ${s.flags} seq ${s.seq} for a connection whose resynchronisation is incomplete`);
       return;
     }
     const rcvNxt = r.rcvNxt;
@@ -60,7 +71,13 @@ export class RuleChecker {
     const sndEnd = seqAdd(r.sndMax, fin);
     const end = seqAdd(s.seq, segLen(s));
     if (seqGt(end, sndEnd)) this.#fail(`rule 2: the primary sent up to ${end} (flags ${s.flags}), the backup holds up to ${sndEnd}`);
-    const seen = this.#seenFor(d.dst, s.dstPort, r.open.rcvWndShift);
+    this.#saw(d, r.open.rcvWndShift);
+  }
+
+  /** The client saw `d`: the TSval and window edge the backup must not go below. */
+  #saw(d: Datagram, rcvWndShift: number): void {
+    const s = d.seg;
+    const seen = this.#seenFor(d.dst, s.dstPort, rcvWndShift);
     const ts = s.options.ts;
     if (ts !== undefined && (seen.tsMax === undefined || seqGt(ts.val, seen.tsMax))) seen.tsMax = ts.val;
     if (s.flags & ACK) {

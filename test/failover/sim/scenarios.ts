@@ -98,6 +98,20 @@ export const SCENARIOS: Record<string, Scenario> = {
     checkpointEvery: 1,
     finishDelayMs: 5,
   },
+  /** The backup arrives 30 ms into a session (or is back after a loss): the connection
+   *  is unprotected until the app's first checkpoint after that, which resynchronises
+   *  it (the store gets its streams from the checkpoint on); kills count from then. */
+  resync: {
+    ...base,
+    name: 'resync',
+    protectAfterMs: 30,
+    workload: {
+      requests: [{ reply: 600, pad: 400 }, { reply: 100, pad: 300 }, { reply: 1500, pad: 300 }, { reply: 300, pad: 1800 }, { reply: 2500, pad: 100 }, { reply: 200, pad: 900 }],
+      closer: 'client', maxWrite: 700, pipelined: false,
+    },
+    checkpointEvery: 1,
+    finishDelayMs: 5,
+  },
   /** A bad link: 10% loss, duplicates, reordering by up to 12 ms. */
   lossy: {
     ...base,

@@ -27,6 +27,9 @@ export interface ServerAppOptions {
   /** Runs fn after ms of virtual time (the simulation's agenda). */
   later?: (fn: () => void, ms: number) => void;
   protection?: SocketProtection;
+  /** Unprotected now, a backup may take the connection on at a checkpoint (as
+   *  IntactSocket asks its runtime): the hooks then, or undefined (not this time). */
+  resync?: (state: Buffer, consumed: number, produced: number) => SocketProtection | undefined;
   /** Restored after a takeover: where to resume, and the last checkpoint's state. */
   resume?: ResumePoint;
   state?: AppState;
@@ -52,8 +55,12 @@ export class ServerApp {
   closed = false;
   error: string | undefined;
   checkpointsTaken = 0;
+  /** Checkpoints that put the connection under a backup's protection. */
+  resynced = 0;
+  #protection: SocketProtection | undefined;
 
   constructor(readonly c: TcpConnection, readonly o: ServerAppOptions) {
+    this.#protection = o.protection;
     this.state = o.state ? { ...o.state } : { requests: 0, hash: FNV_OFFSET };
     if (o.resume) {
       this.consumed = this.pulled = o.resume.consumed;
@@ -84,7 +91,7 @@ export class ServerApp {
   pump(): void {
     const c = this.c;
     for (;;) {
-      const room = this.o.protection ? this.o.protection.recvLimit() - this.pulled : undefined;
+      const room = this.#protection ? this.#protection.recvLimit() - this.pulled : undefined;
       if (room !== undefined && room <= 0) break;
       const b = c.recv(room);
       if (b === undefined || b.length === 0) break;
@@ -133,7 +140,14 @@ export class ServerApp {
   }
 
   #checkpoint(): void {
-    if (!this.o.protection) return;
+    if (!this.#protection) {
+      // IntactSocket's resync: only when everything pulled is consumed and every
+      // reply is in the engine.
+      if (!this.o.resync || this.#checkpoints.length > 0 || this.produced > this.accepted || this.consumed !== this.pulled) return;
+      this.#protection = this.o.resync(Buffer.from(JSON.stringify(this.state)), this.consumed, this.produced);
+      if (this.#protection) this.resynced++;
+      return;
+    }
     this.#checkpoints.push({ state: Buffer.from(JSON.stringify(this.state)), consumed: this.consumed, produced: this.produced });
     this.#submitCheckpoints();
   }
@@ -141,7 +155,7 @@ export class ServerApp {
   #submitCheckpoints(): void {
     while (this.#checkpoints.length > 0 && this.#checkpoints[0]!.produced <= this.accepted) {
       const k = this.#checkpoints.shift()!;
-      this.o.protection?.checkpoint(k.state, k.consumed, k.produced);
+      this.#protection?.checkpoint(k.state, k.consumed, k.produced);
       this.checkpointsTaken++;
     }
   }

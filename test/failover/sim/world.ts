@@ -70,6 +70,9 @@ export interface Scenario {
    *  workload; the n-th opens `stagger` * n ms after the first. Default 1. */
   clients?: number;
   stagger?: number;
+  /** The backup arrives this late (ms): the connection runs unprotected until then,
+   *  and is put under protection at the app's next checkpoint (Mirror.resync). */
+  protectAfterMs?: number;
 }
 
 export interface RunResult {
@@ -83,6 +86,9 @@ export interface RunResult {
   tookOver: boolean;
   /** Connections the backup rebuilt from the store. */
   restored: number;
+  /** The first step after which the store held a complete replica of every
+   *  connection that was resynchronised (protectAfterMs), or undefined. */
+  resyncedAtStep: number | undefined;
   endedAt: number;
   failures: string[];
 }
@@ -115,6 +121,12 @@ class World {
   atKill = '';
   stateAtKill = '';
   restored = 0;
+  resyncedAtStep: number | undefined;
+  /** The mirror observes the primary's engine (from the start, or protectAfterMs on). */
+  protecting = true;
+  /** Client ports of connections opened before the mirror observed the engine (each
+   *  poll of the primary before then notes them). */
+  readonly unprotectedPorts = new Set<number>();
 
   constructor(readonly sc: Scenario, readonly seed: number, readonly killAfter: number | undefined) {
     this.rand = seeded(seed * 7919 + 1);
@@ -133,9 +145,22 @@ class World {
       violation: (w) => this.checker.violation(w),
     });
     this.mirror = new Mirror({ channel: this.channel, bytesPerConnection: sc.bytesPerConnection, wake: () => undefined });
-    this.primary.observer = this.mirror;
+    if (sc.protectAfterMs === undefined) {
+      this.primary.observer = this.mirror;
+    } else {
+      this.protecting = false;
+      this.agenda.schedule(sc.protectAfterMs, () => {
+        this.protecting = true;
+        this.primary.observer = this.mirror;
+      });
+    }
     this.primary.listen(PORT).onConnection = (c) => {
-      this.primaryApps.push(new ServerApp(c, { ...this.appOptions('primary'), protection: this.mirror.protectionFor(c) }));
+      this.primaryApps.push(new ServerApp(c, {
+        ...this.appOptions('primary'),
+        protection: this.mirror.protectionFor(c),
+        resync: (state, consumed, produced) =>
+          this.protecting && this.mirror.resync(c, state, consumed, produced) ? this.mirror.protectionFor(c) : undefined,
+      }));
     };
     for (let i = 0; i < (sc.clients ?? 1); i++) {
       const open = () => {
@@ -191,6 +216,7 @@ class World {
       stateAtKill: this.stateAtKill,
       tookOver: this.backup !== undefined,
       restored: this.restored,
+      resyncedAtStep: this.resyncedAtStep,
       endedAt: this.now,
       failures,
     };
@@ -226,18 +252,33 @@ class World {
 
   countStep(): void {
     this.steps++;
+    if (this.resyncedAtStep === undefined && this.sc.protectAfterMs !== undefined && this.primaryApps.some((a) => a.resynced > 0) &&
+        this.store.replicas.size > 0 && [...this.store.replicas.values()].every((r) => !r.resyncing && r.checkpoint !== undefined)) {
+      this.resyncedAtStep = this.steps;
+    }
     if (this.steps === this.killAfter) this.kill();
   }
 
   async pollPrimary(): Promise<void> {
+    if (!this.protecting) for (const c of this.primary.connections()) this.unprotectedPorts.add(c.remotePort);
     const out = this.primary.poll(this.now);
     for (const d of out) {
-      this.checker.primaryEmits(d, this.store);
+      this.checker.primaryEmits(d, this.store, this.unprotected(d));
       this.transmit([d], 'primary');
       this.countStep();
       if (!this.primaryAlive) return;
     }
     await yieldTurn();
+  }
+
+  /** In the resync scenario: the window scale of `d`'s connection while its app has
+   *  not resynchronised it (the checker's exemption); otherwise undefined. */
+  unprotected(d: Datagram): { rcvWndShift: number } | undefined {
+    if (this.protecting && this.unprotectedPorts.size === 0) return undefined;
+    for (const c of this.primary.connections()) {
+      if (c.remotePort === d.seg.dstPort && this.unprotectedPorts.has(c.remotePort)) return { rcvWndShift: c.rcvWndShift };
+    }
+    return undefined;
   }
 
   kill(): void {
@@ -262,6 +303,7 @@ class World {
     this.backup = b;
     const rebuilt: TcpConnection[] = [];
     for (const r of this.store.replicas.values()) {
+      if (r.resyncing) continue; // as takeover.ts: its connection was unprotected
       const snap = rebuildSnapshot(r, { rcvMss: b.cfg.mss, rcvBuf: b.cfg.rcvBuf, now: this.now });
       let c: TcpConnection;
       try {
