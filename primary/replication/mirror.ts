@@ -192,13 +192,17 @@ export class Mirror implements ConnectionObserver {
    * gates hold what the client has not seen yet (the ACK at the one it was last sent,
    * output at snd_max) until the backup confirms the whole run.
    * False, and nothing sent, when it cannot be done now: not a protected port, not
-   * ESTABLISHED or a FIN on its way, input not all consumed, or more held than the
-   * backup's bound allows (rule 7). The app's next checkpoint tries again.
+   * ESTABLISHED or a FIN on its way, input not all consumed, out-of-order input held,
+   * or more held than the backup's bound allows (rule 7). The app's next checkpoint
+   * tries again.
    */
   resync(c: TcpConnection, state: Buffer, consumed: number, produced: number): boolean {
     if (this.off || this.byConn.has(c) || (this.o.protects && !this.o.protects(c))) return false;
     if (c.state !== 'ESTABLISHED' || c.rcvFinSeq !== undefined || c.finSeq !== undefined) return false;
     if (consumed !== c.bytesConsumed || produced > c.bytesWritten) return false;
+    // Out-of-order bytes may have been SACKed to the client while unprotected; the
+    // backup would not hold them. Wait until they are in order (or dropped).
+    if (c.ooo !== undefined && !c.ooo.isEmpty) return false;
     const recv = c.recvQueue.length;
     const send = c.sendQueue.length;
     const bound = this.o.bytesPerConnection;

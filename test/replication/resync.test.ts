@@ -90,7 +90,7 @@ t.test('until the backup confirms the run, no new ACK and no new byte reaches th
 });
 
 t.test('resync refuses, and sends nothing, when it cannot protect the connection now', async (t) => {
-  const { stack, c } = await unprotectedSession();
+  const { stack, c, iss, input } = await unprotectedSession();
   const ch = new RecordingChannel();
   const mirror = new Mirror({ channel: ch, bytesPerConnection: 1 << 20, wake: () => {} });
   stack.observer = mirror;
@@ -101,7 +101,13 @@ t.test('resync refuses, and sends nothing, when it cannot protect the connection
   const notOurs = new Mirror({ channel: ch, bytesPerConnection: 1 << 20, wake: () => {}, protects: () => false });
   t.notOk(notOurs.resync(c, Buffer.from('{}'), 8, 3), 'a port that did not opt in');
   t.equal(ch.sent.length, 0, 'nothing sent');
-  t.ok(mirror.resync(c, Buffer.from('{}'), 8, 3));
+  // A segment beyond a hole: held out of order (and SACKed) while unprotected.
+  input({ seq: 29, ack: (iss + 4) >>> 0, flags: ACK | PSH, payload: Buffer.from('later\n') }, 7);
+  t.notOk(mirror.resync(c, Buffer.from('{}'), 8, 3), 'out-of-order input held');
+  input({ seq: 22, ack: (iss + 4) >>> 0, flags: ACK | PSH, payload: Buffer.from('INCR n\n') }, 8);
+  t.equal(ch.sent.length, 0, 'nothing sent');
+  t.ok(mirror.resync(c, Buffer.from('{}'), 8, 3), 'once the hole is filled');
+  t.match(ch.sent[2], { type: MsgType.RecvData, seq: 16, data: Buffer.from('GET a\nINCR n\nlater\n') }, 'all of it in order');
   t.notOk(mirror.resync(c, Buffer.from('{}'), 8, 3), 'already protected');
   mirror.unprotect('test');
   const again = new Mirror({ channel: new RecordingChannel(), bytesPerConnection: 1 << 20, wake: () => {} });
