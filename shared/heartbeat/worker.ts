@@ -72,7 +72,6 @@ function run(d: HeartbeatWorkerData): void {
     for (const { path, socket } of sockets) socket.send(msg, path.port, path.peerAddr, () => undefined);
   };
   beat();
-  setInterval(beat, d.intervalMs);
 
   // Traffic from the peer seen by the main thread (replication data, confirmations)
   // is evidence of life as good as a beat, once beats have shown the peer alive: it
@@ -99,11 +98,23 @@ function run(d: HeartbeatWorkerData): void {
 
   // Judge after the poll phase (setImmediate), so beats that already arrived while
   // this thread was held up are counted before silence is declared.
-  const checkEvery = Math.max(1, Math.min(d.intervalMs, d.deadMs / 4));
-  setInterval(() => setImmediate(() => {
+  const check = () => {
     takeBoard();
     for (const v of detector.check(wallNow())) post(v);
-  }), checkEvery);
+  };
+  const checkEvery = Math.max(1, Math.min(d.intervalMs, d.deadMs / 4));
+  if (checkEvery === d.intervalMs) {
+    // The usual case (the defaults): one timer beats and then judges. This thread
+    // wakes for its timers and for each beat heard; a second timer of the same period
+    // was a quarter of its wake-ups, idle.
+    setInterval(() => {
+      beat();
+      setImmediate(check);
+    }, d.intervalMs);
+  } else {
+    setInterval(beat, d.intervalMs);
+    setInterval(() => setImmediate(check), checkEvery);
+  }
 
   port.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'silence') silenced = true;
