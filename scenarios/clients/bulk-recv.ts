@@ -4,10 +4,11 @@
 // What arrives is kept in memory and hashed only after EOF, so the timed part measures
 // the transfer, not sha256 in the receive path.
 // Output (one JSON line): {client, ok, bytes, expectedBytes, sha256, expectedSha256,
-//   verified, connectMs, firstByteMs, lastByteMs, seconds, gbps}
-//   *Ms are from the moment connect() returned; seconds = connected → EOF.
+//   verified, connectMs, firstByteMs, lastByteMs, seconds, gbps, cpuMs}
+//   *Ms are from the moment connect() returned; seconds = connected → EOF; cpuMs = this
+//   process's CPU time over those seconds (the hash after EOF not included).
 import { createHash } from 'node:crypto';
-import { baseCommand, connect, gbps, intArg, msSince, parseArgs, runClient } from './common.js';
+import { baseCommand, connect, cpuMsSince, gbps, intArg, msSince, parseArgs, runClient } from './common.js';
 import { seededSha256 } from '../../shared/stream.js';
 
 const opts = parseArgs<{ host: string; port: number; bytes: number; seed: number; timeoutMs: number; idleMs: number }>(
@@ -20,6 +21,7 @@ await runClient('bulk-recv', opts.timeoutMs, async () => {
   const t0 = performance.now();
   const s = await connect(opts.host, opts.port, Math.min(opts.timeoutMs, 30_000), opts.idleMs);
   const tConnected = performance.now();
+  const cpu0 = process.cpuUsage();
   const chunks: Buffer[] = [];
   let length = 0;
   let tFirst = NaN;
@@ -36,6 +38,7 @@ await runClient('bulk-recv', opts.timeoutMs, async () => {
     s.once('error', reject);
   });
   const tEof = performance.now();
+  const cpuMs = cpuMsSince(cpu0);
   s.end();
   s.destroy();
 
@@ -61,5 +64,6 @@ await runClient('bulk-recv', opts.timeoutMs, async () => {
     lastByteMs: length ? msSince(tConnected, tLast) : null,
     seconds: Math.round(seconds * 1e6) / 1e6,
     gbps: gbps(length, seconds),
+    cpuMs,
   };
 });

@@ -5,9 +5,9 @@
 // hundred MB/s and would otherwise be what we measure); the timed part is only the
 // transfer: from connected to the receipt's EOF.
 // Output (one JSON line): {client, ok, bytes, seed, sha256, reply, verified, connectMs,
-//   sendSeconds, seconds, gbps}
+//   sendSeconds, seconds, gbps, cpuMs}  (cpuMs: this process's CPU time over `seconds`)
 import { createHash } from 'node:crypto';
-import { baseCommand, connect, gbps, intArg, msSince, parseArgs, runClient } from './common.js';
+import { baseCommand, connect, cpuMsSince, gbps, intArg, msSince, parseArgs, runClient } from './common.js';
 import { seededChunks } from '../../shared/stream.js';
 
 const opts = parseArgs<{ host: string; port: number; bytes: number; seed: number; timeoutMs: number; idleMs: number }>(
@@ -28,6 +28,7 @@ await runClient('bulk-send', opts.timeoutMs, async () => {
   const t0 = performance.now();
   const s = await connect(opts.host, opts.port, Math.min(opts.timeoutMs, 30_000), opts.idleMs);
   const tConnected = performance.now();
+  const cpu0 = process.cpuUsage();
   let replyText = '';
   const replied = new Promise<void>((resolve, reject) => {
     s.on('data', (b: Buffer) => {
@@ -52,6 +53,7 @@ await runClient('bulk-send', opts.timeoutMs, async () => {
   const tSent = performance.now();
   await replied;
   const tDone = performance.now();
+  const cpuMs = cpuMsSince(cpu0);
   s.destroy();
 
   const m = /^(\d+) ([0-9a-f]{64})\n?$/.exec(replyText);
@@ -72,5 +74,6 @@ await runClient('bulk-send', opts.timeoutMs, async () => {
     sendSeconds: Math.round(tSent - tConnected) / 1000,
     seconds: Math.round(seconds * 1e6) / 1e6,
     gbps: gbps(opts.bytes, seconds),
+    cpuMs,
   };
 });

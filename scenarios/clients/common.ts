@@ -65,6 +65,13 @@ export function msSince(t0: number, t = performance.now()): number {
   return Math.round((t - t0) * 1000) / 1000;
 }
 
+/** This process's CPU time (user + system, every thread) in ms since `since`
+ *  (process.cpuUsage() taken then): what the client itself spent on a transfer. */
+export function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return Math.round((d.user + d.system) / 100) / 10;
+}
+
 export function gbps(bytes: number, seconds: number): number {
   return seconds > 0 ? Math.round(((bytes * 8) / seconds / 1e9) * 1000) / 1000 : 0;
 }

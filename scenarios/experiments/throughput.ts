@@ -51,9 +51,15 @@ export interface ThroughputRow {
    *  were the only limit (its host's own, the backup on another). A model, not a
    *  measured throughput. */
   primaryBoundRatio: number | null;
+  /** The client's own CPU per MB over the transfer (ms, median), per mode. */
+  clientCpuMsPerMB: { kernel: number | null; off: number | null; on: number | null };
+  /** (server + client) off / (server + backup + client) on, CPU per MB: what on / off
+   *  would be if this machine's CPU, shared by all of them, were the only limit. A
+   *  model, not a measured throughput. */
+  machineBoundRatio: number | null;
 }
 
-const CPU_FIELDS = { server: 'serverCpuMsPerMB', backup: 'backupCpuMsPerMB' } as const;
+const CPU_FIELDS = { server: 'serverCpuMsPerMB', backup: 'backupCpuMsPerMB', client: 'clientCpuMsPerMB' } as const;
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -74,6 +80,10 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
     /** A figure for each mode, as the row's per-mode fields hold it. */
     const perMode = (f: (mode: Mode) => number | null) => ({ kernel: f('kernel'), off: f('off'), on: f('on') });
     const serverCpu = perMode((m) => cpu(m, 'server'));
+    const clientCpu = perMode((m) => cpu(m, 'client'));
+    const backupCpu = cpu('on', 'backup');
+    const offTotal = serverCpu.off !== null && clientCpu.off !== null ? serverCpu.off + clientCpu.off : null;
+    const onTotal = serverCpu.on !== null && clientCpu.on !== null && backupCpu !== null ? serverCpu.on + clientCpu.on + backupCpu : null;
     return {
       direction: d,
       kernel: fig('kernel'),
@@ -83,9 +93,11 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
       targetMet: ratio === null ? null : ratio >= TARGET_RATIO,
       runs: samples.filter((s) => s.direction === d && s.mode === 'on').length,
       serverCpuMsPerMB: serverCpu,
-      backupCpuMsPerMB: cpu('on', 'backup'),
+      backupCpuMsPerMB: backupCpu,
       machineIdlePct: perMode((m) => median(m, 'machineIdlePct')),
       primaryBoundRatio: serverCpu.off !== null && serverCpu.on !== null && serverCpu.on > 0 ? r3(serverCpu.off / serverCpu.on) : null,
+      clientCpuMsPerMB: clientCpu,
+      machineBoundRatio: offTotal !== null && onTotal !== null && onTotal > 0 ? r3(offTotal / onTotal) : null,
     };
   });
 }
@@ -167,6 +179,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
               gbps: out.gbps as number, connectMs: out.connectMs as number, verified: out.verified === true,
               serverCpuMsPerMB: r3(cpuMs[0]! / (bytes / 1e6)),
               backupCpuMsPerMB: cpuMs[1] === undefined ? null : r3(cpuMs[1] / (bytes / 1e6)),
+              clientCpuMsPerMB: typeof out.cpuMs === 'number' ? r3(out.cpuMs / (bytes / 1e6)) : null,
               machineIdlePct: idlePct,
             });
             ctx.progress.note(`${String(out.gbps)} Gbit/s`);
@@ -203,13 +216,16 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
     summary: { bytes, runs, warmupTransfers: WARMUP_TRANSFERS, seed: SEED, deadTimeMs: SCENARIO_DEAD_TIME_MS, cpuLayout: cpus, retries, targetRatio: TARGET_RATIO, targetMet, rows },
     table: {
       columns: ['direction', 'kernel Gbit/s', 'intact off Gbit/s', 'intact on Gbit/s', 'on / off', `target ≥ ${TARGET_RATIO * 100}%`, 'off / kernel',
-        'server CPU ms/MB kernel / off / on', 'backup CPU ms/MB', 'primary-bound on / off (model)', 'machine idle % kernel / off / on'],
+        'server CPU ms/MB kernel / off / on', 'backup CPU ms/MB', 'client CPU ms/MB kernel / off / on', 'primary-bound on / off (model)',
+        'machine-bound on / off (model)', 'machine idle % kernel / off / on'],
       rows: rows.map((r) => [
         DIRECTION_LABEL[r.direction], cell(r.kernel), cell(r.off), cell(r.on), pct(r.ratio),
         r.targetMet === null ? '—' : r.targetMet ? 'met' : 'NOT met',
         pct(r.off !== null && r.kernel ? r.off / r.kernel : null),
         `${cpuCell(r.serverCpuMsPerMB.kernel)} / ${cpuCell(r.serverCpuMsPerMB.off)} / ${cpuCell(r.serverCpuMsPerMB.on)}`,
-        cpuCell(r.backupCpuMsPerMB), pct(r.primaryBoundRatio),
+        cpuCell(r.backupCpuMsPerMB),
+        `${cpuCell(r.clientCpuMsPerMB.kernel)} / ${cpuCell(r.clientCpuMsPerMB.off)} / ${cpuCell(r.clientCpuMsPerMB.on)}`,
+        pct(r.primaryBoundRatio), pct(r.machineBoundRatio),
         `${idleCell(r.machineIdlePct.kernel)} / ${idleCell(r.machineIdlePct.off)} / ${idleCell(r.machineIdlePct.on)}`,
       ]),
     },
@@ -245,6 +261,7 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
       WARMUP_NOTE,
       'machine idle %: the share of all CPUs\' time that was idle during the measured transfer (/proc/stat), median over runs. Near 0 the run was bound by CPU, and with the client, the primary and the backup on one machine "on" pays for the backup\'s CPU too; well above 0 it was bound by latency or windows.',
       'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput. The kernel\'s network work (softirq on the veth pairs) is charged to whichever process runs when it happens, so the kernel reference\'s CPU and the split between processes are approximate.',
+      '"machine-bound on / off" = (server + client CPU per MB, off) / (server + backup + client, on): the ratio if this machine\'s CPU, which the client, the primary and the backup share here, were the only limit. Close to the measured on / off, the machine ran out of CPU; the client\'s CPU is its own process.cpuUsage() over the transfer.',
       `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the lab's default is 60 ms): replication is measured, not detection. Runs voided by a server exiting mid-run (e.g. a false takeover) and run again: ${retries.length ? retries.join('; ') : 'none'}.`,
     ],
     errors,

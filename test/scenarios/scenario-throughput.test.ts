@@ -41,6 +41,17 @@ t.test('summarizeThroughput: CPU per MB medians, and the primary-bound ratio off
   t.same(to.machineIdlePct, { kernel: null, off: null, on: null }, 'not measured: null, not 0');
 });
 
+t.test('summarizeThroughput: the machine-bound ratio from server, backup and client CPU per MB', async (t) => {
+  const s = (mode: string, server: number, client: number | null, backup: number | null = null): Sample =>
+    ({ direction: 'from', mode, gbps: 1, verified: true, serverCpuMsPerMB: server, clientCpuMsPerMB: client, backupCpuMsPerMB: backup });
+  const rows = summarizeThroughput([s('off', 0.7, 0.6), s('off', 0.8, 0.7), s('on', 1.3, 0.6, 0.6), s('on', 1.2, 0.7, 0.5)]);
+  const from = rows.find((r) => r.direction === 'from')!;
+  t.same(from.clientCpuMsPerMB, { kernel: null, off: 0.65, on: 0.65 });
+  t.equal(from.machineBoundRatio, 0.571, '(0.75 + 0.65) / (1.25 + 0.55 + 0.65)');
+  const none = summarizeThroughput([s('off', 0.7, null), s('on', 1.3, 0.6, 0.6)]).find((r) => r.direction === 'from')!;
+  t.equal(none.machineBoundRatio, null, 'a client that reported no CPU: no model');
+});
+
 t.test('summarizeThroughput: the machine\'s idle share, median per mode', async (t) => {
   const s = (mode: string, idle: number | null): Sample => ({ direction: 'from', mode, gbps: 1, verified: true, machineIdlePct: idle });
   const rows = summarizeThroughput([s('off', 30), s('off', 40), s('off', 35), s('on', 2), s('on', null), s('on', 4)]);
@@ -64,13 +75,15 @@ t.test('throughput --quick writes its files with sane figures', rootOnly(), asyn
     t.ok(positive(s.gbps), `${s.direction} ${s.mode}: positive throughput`);
     t.ok(positive(s.serverCpuMsPerMB), `${s.direction} ${s.mode}: the server's CPU was counted`);
     if (s.mode === 'on') t.ok(positive(s.backupCpuMsPerMB), `${s.direction}: the backup's CPU was counted`);
+    t.ok(positive(s.clientCpuMsPerMB), `${s.direction} ${s.mode}: the client's CPU was counted`);
     t.ok(typeof s.machineIdlePct === 'number' && s.machineIdlePct >= 0 && s.machineIdlePct <= 100, `${s.direction} ${s.mode}: the machine's idle share was read`);
     const warmup = readFileSync(join(out, 'logs', `client-bulk-${s.direction}-${s.mode}-${s.run}-warmup1.log`), 'utf8');
     t.match(warmup, /"verified":true/, `${s.direction} ${s.mode}: an unmeasured, verified transfer came first`);
   }
-  const j = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { targetMet: boolean; rows: Array<{ ratio: number | null }> };
+  const j = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { targetMet: boolean; rows: Array<{ ratio: number | null; machineBoundRatio: number | null }> };
   t.type(j.targetMet, 'boolean');
   t.ok(j.rows.every((r) => positive(r.ratio)));
+  t.ok(j.rows.every((r) => positive(r.machineBoundRatio)), 'the machine-bound model has every figure it needs');
   t.match(readFileSync(join(out, 'chart.svg'), 'utf8'), /<svg/);
   t.match(readFileSync(join(out, 'report.md'), 'utf8'), /no obvious difference/);
 });

@@ -110,15 +110,17 @@ export class Pair {
     return backup;
   }
 
-  /** kill -9 of the backup; once the primary says it serves unprotected, a new backup,
-   *  and its replication session with the primary open. */
+  /** kill -9 of the backup; once the primary says it serves unprotected (an error, so
+   *  logged at any level), a new backup, and its replication session with the primary
+   *  open. */
   async restartBackup(timeoutMs = 15_000): Promise<void> {
     this.backup.killSync();
     await this.backup.exited;
     await waitForTail(this.primary, /BACKUP LOST/, timeoutMs);
     this.backupRestarts++;
     this.backup = await Pair.startBackup(this.lab, this.o, `${this.o.tag}-backup${this.backupRestarts + 1}.log`);
-    await waitForTail(this.backup, /replication session open/, timeoutMs);
+    // Its stdout event, not its log: the tests run with INTACT_LOG_LEVEL=warn.
+    await this.backup.waitForLine(/"event":"session"/, timeoutMs);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
   }
 
