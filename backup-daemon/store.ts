@@ -260,15 +260,14 @@ export class ReplicaStore {
 
   private applyOne(m: Message): ReplicaError | undefined {
     switch (m.type) {
-      case MsgType.Open: {
-        if (this.replicas.has(m.conn)) return new ReplicaError('duplicate-open', m.conn);
-        if (this.replicas.size >= this.maxConnections) return new ReplicaError('too-many-connections', m.conn);
-        this.replicas.set(m.conn, new Replica(m, this.clock(), this.pool));
-        return;
-      }
+      case MsgType.Open:
       case MsgType.Resync: {
         if (this.replicas.has(m.conn)) return new ReplicaError('duplicate-open', m.conn);
         if (this.replicas.size >= this.maxConnections) return new ReplicaError('too-many-connections', m.conn);
+        if (m.type === MsgType.Open) {
+          this.replicas.set(m.conn, new Replica(m, this.clock(), this.pool));
+          return;
+        }
         const { rcvBase, sndBase, ...fields } = m;
         const r = new Replica({ ...fields, type: MsgType.Open }, this.clock(), this.pool);
         r.rcv.basePos = rcvBase;

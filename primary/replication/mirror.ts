@@ -14,7 +14,7 @@
 // in a FIFO by message number, and one CONFIRM {upTo} releases all below it.
 import type { TcpConnection, ConnectionObserver } from '../../shared/tcp/connection.js';
 import type { TcpState } from '../../shared/tcp/tcb.js';
-import { MsgType, type Message } from '../../shared/replication/messages.js';
+import { MsgType, type Message, type Open } from '../../shared/replication/messages.js';
 import { stateIndex } from '../../shared/replication/states.js';
 import { logger } from '../../shared/log.js';
 import type { SocketProtection } from '../socket.js';
@@ -108,16 +108,9 @@ export class Mirror implements ConnectionObserver {
 
   opened(c: TcpConnection): void {
     if (this.off || (this.o.protects && !this.o.protects(c))) return;
-    const m = new Mirrored(c, this.nextId++);
-    this.byConn.set(c, m);
+    const m = this.track(c);
     this.stats.opened++;
-    m.lastState = stateIndex(c.state);
-    const msg = this.o.channel.send({
-      type: MsgType.Open, conn: m.id,
-      localAddr: c.localAddr, localPort: c.localPort, remoteAddr: c.remoteAddr, remotePort: c.remotePort,
-      iss: c.iss, irs: c.irs, mss: c.sndMss, sndWndShift: c.sndWndShift, rcvWndShift: c.rcvWndShift,
-      sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: tsClock(c), sndWnd: c.sndWnd,
-    });
+    const msg = this.o.channel.send({ type: MsgType.Open, ...openFields(c, m.id) });
     // Nothing leaves, not even the SYN-ACK, before the backup knows the connection.
     c.sendLimit = c.iss;
     c.ackLimit = (c.irs + 1) >>> 0;
@@ -209,22 +202,14 @@ export class Mirror implements ConnectionObserver {
     if (recv > Math.floor(bound / 2) || recv + send > bound) return false;
     const rcvBase = consumed;
     const sndBase = c.bytesWritten - send;
-    const m = new Mirrored(c, this.nextId++);
+    const m = this.track(c);
     m.rcvEnd = m.rcvFreed = rcvBase;
     m.sndEnd = m.sndFreed = sndBase;
-    m.lastState = stateIndex(c.state);
-    this.byConn.set(c, m);
     // A connection keeps the observer it was opened under: none, or the mirror of a
     // backup since lost. From now on its bytes and changes come here.
     c.observer = this;
     this.stats.resynced++;
-    this.o.channel.send({
-      type: MsgType.Resync, conn: m.id,
-      localAddr: c.localAddr, localPort: c.localPort, remoteAddr: c.remoteAddr, remotePort: c.remotePort,
-      iss: c.iss, irs: c.irs, mss: c.sndMss, sndWndShift: c.sndWndShift, rcvWndShift: c.rcvWndShift,
-      sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: tsClock(c), sndWnd: c.sndWnd,
-      rcvBase, sndBase,
-    });
+    this.o.channel.send({ type: MsgType.Resync, ...openFields(c, m.id), rcvBase, sndBase });
     // What the client already has stays; nothing new reaches it before the backup
     // holds the run.
     c.ackLimit = c.lastAckSent;
@@ -278,6 +263,14 @@ export class Mirror implements ConnectionObserver {
   }
 
   // ---- internals ----
+
+  /** Bookkeeping for `c`, mirrored from now on (an OPEN or a RESYNC follows). */
+  private track(c: TcpConnection): Mirrored {
+    const m = new Mirrored(c, this.nextId++);
+    m.lastState = stateIndex(c.state);
+    this.byConn.set(c, m);
+    return m;
+  }
 
   /** Replicates what waits, as far as the backup's bound allows. */
   private pump(m: Mirrored): void {
@@ -407,6 +400,16 @@ export class Mirror implements ConnectionObserver {
     this.dirty = [];
     for (const m of list) if (m.dirty && !m.closed) this.sendUpdate(m);
   }
+}
+
+/** The OPEN's fields for `c` as they stand now: at the SYN (OPEN) or mid-life (RESYNC). */
+function openFields(c: TcpConnection, conn: number): Omit<Open, 'type'> {
+  return {
+    conn,
+    localAddr: c.localAddr, localPort: c.localPort, remoteAddr: c.remoteAddr, remotePort: c.remotePort,
+    iss: c.iss, irs: c.irs, mss: c.sndMss, sndWndShift: c.sndWndShift, rcvWndShift: c.rcvWndShift,
+    sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: tsClock(c), sndWnd: c.sndWnd,
+  };
 }
 
 /** The connection's timestamp clock now, not its last TSval: segments sent after this
