@@ -1,10 +1,36 @@
 // The kill files whose cycles are one kv session each, driven by hand (freeze the
-// primary, restart the backup...): the kv client with the session's flags, and its
-// verdict once it exits.
+// primary, restart the backup...): their suite of at most three cycles, the kv client
+// with the session's flags, and its verdict once it exits.
 import { join } from 'node:path';
+import type { Test } from 'tap';
 import type { ManagedProcess } from '../../../scenarios/lib/process.js';
+import { runCycle, type WorkloadResult } from './cycle.js';
 import type { Pair } from './pair.js';
 import { startClient } from './run-client.js';
+import { runSuite } from './suite.js';
+
+/** One hand-driven cycle: its subtest name, and what it does with the pair (its logs
+ *  go to `logDir`, named by `tag`). */
+export interface KvCyclePlan {
+  name: string;
+  workload: (pair: Pair, logDir: string, tag: string) => Promise<WorkloadResult>;
+}
+
+/** A kill file of hand-driven kv cycles: cycle i (at most three; each takes seconds
+ *  of waiting) is `plan(i)`, run on a fresh pair in the file's lab. */
+export async function kvSuite(t: Test, name: string, plan: (i: number) => KvCyclePlan): Promise<void> {
+  await runSuite(t, {
+    name,
+    prepare: ({ lab, cycles }) =>
+      Array.from({ length: Math.min(cycles, 3) }, (_, i) => {
+        const p = plan(i);
+        return {
+          name: p.name,
+          run: (logDir: string, tag: string) => runCycle(lab, { app: 'kv', logDir, tag, workload: (pair) => p.workload(pair, logDir, tag) }),
+        };
+      }),
+  });
+}
 
 /** Commands per session and how many are in flight. */
 export const KV_COMMANDS = 20_000;
