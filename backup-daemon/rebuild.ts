@@ -39,7 +39,7 @@ export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
   const sndUna = state === 'SYN-RECEIVED' ? open.iss : u && seqGt(u.sndUna, freedTo) ? u.sndUna : freedTo;
   const rcvNxt = r.rcvNxt;
   const tsLast = u ? u.tsLast : open.tsLast;
-  return {
+  const snap: TcbSnapshot = {
     localAddr: open.localAddr,
     localPort: open.localPort,
     remoteAddr: open.remoteAddr,
@@ -82,4 +82,11 @@ export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
     keepAlive: false,
     keepAliveIdleMs: 7_200_000,
   };
+  // Output replay: the primary may have sent up to the window past the snd_una it had
+  // replicated (never its FIN), bytes this backup does not hold; the client's ACK for
+  // them tells the rebuilt engine how much of the regenerated output to drop.
+  if (open.replayWindow > 0 && (state === 'ESTABLISHED' || state === 'CLOSE-WAIT')) {
+    snap.replayAckLimit = (sndUna + open.replayWindow) >>> 0;
+  }
+  return snap;
 }

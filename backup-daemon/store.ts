@@ -9,6 +9,7 @@
 import {
   MsgType, type Checkpoint, type Message, type Open, type Update,
 } from '../shared/replication/messages.js';
+import { STATES, finIssued } from '../shared/replication/states.js';
 
 /** Raised by apply(): the session must end; `reason` is logged and counted. */
 export class ReplicaError {
@@ -134,6 +135,13 @@ export class StreamBuffer {
         drop = 0;
       }
     }
+  }
+
+  /** Frees everything and moves the (empty) stream on to `pos` (>= endPos): output
+   *  replay, where the client holds bytes the store never got. */
+  skipTo(pos: number): void {
+    this.discard();
+    this.basePos = pos;
   }
 
   /** Drops what is held and gives the ring back to the pool: a drained stream, or a
@@ -300,10 +308,15 @@ export class ReplicaStore {
         // older than a freeing one): stale is safe, it frees nothing.
         const off = (m.sndUna - r.sndSeq(r.snd.basePos)) | 0;
         const unaPos = r.snd.basePos + Math.max(0, off);
-        if (unaPos > r.snd.endPos + 1) return new ReplicaError('snd-una-beyond-replicated', m.conn);
+        // Output replay: the client acknowledged bytes the primary did not replicate
+        // (its app regenerates them); the send stream jumps to snd_una. Never past our
+        // FIN: the FIN and all before it are replicated before it leaves.
+        const jump = r.open.replayWindow > 0 && !finIssued(STATES[m.state] ?? 'CLOSED') && unaPos > r.snd.endPos;
+        if (unaPos > r.snd.endPos + 1 && !jump) return new ReplicaError('snd-una-beyond-replicated', m.conn);
         r.update = m;
         r.tsHeardAt = this.clock();
-        r.snd.freeTo(Math.min(unaPos, r.snd.endPos));
+        if (jump) r.snd.skipTo(unaPos);
+        else r.snd.freeTo(Math.min(unaPos, r.snd.endPos));
         return;
       }
       case MsgType.Checkpoint: {

@@ -34,6 +34,9 @@ export interface TakeoverTimes {
 
 export interface TakeoverResult extends TakeoverTimes {
   connections: number;
+  /** Of those, rebuilt for output replay: the backup did not hold all their output, the
+   *  restored app writes it again (shared/tcp/process.ts, replayCatchUp). */
+  replayed: number;
   /** How the paced kick went (turns, client addresses it could not resolve). */
   kick: KickResult;
   /** Replicas that could not be rebuilt (logged with the reason). */
@@ -123,8 +126,10 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
     rebuildMs: rebuiltAt - t0, restartMs: restartedAt - rebuiltAt, claimMs: claimedAt - restartedAt,
     kickMs: kickedAt - claimedAt, totalMs: kickedAt - t0,
   };
-  log.info({ connections: rebuilt.length, failed, ...times, kick: k, staleFrames: stale, realtime: raised, states }, 'takeover done');
-  return { connections: rebuilt.length, failed, served, kick: k, staleFrames: stale, realtime: raised, states, ...times };
+  let replayed = 0;
+  for (const { c } of rebuilt) if (c.replayAckLimit !== undefined) replayed++;
+  log.info({ connections: rebuilt.length, replayed, failed, ...times, kick: k, staleFrames: stale, realtime: raised, states }, 'takeover done');
+  return { connections: rebuilt.length, replayed, failed, served, kick: k, staleFrames: stale, realtime: raised, states, ...times };
 }
 
 /** The error listener every adopted socket gets before the app has it (one function

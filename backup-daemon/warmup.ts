@@ -52,7 +52,7 @@ export function syntheticMessages(conn: number, shape: SyntheticShape, port: num
   const irs = (0x7ffff000 + conn * 40_503) >>> 0;
   const out: Message[] = [{
     type: MsgType.Open, conn, localAddr: SYNTHETIC_VIP, localPort: port, remoteAddr, remotePort, iss, irs, mss: 1460,
-    sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 1_000_000 + conn, tsLast: 2_000_000 + conn, sndWnd: 64_240,
+    sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 1_000_000 + conn, tsLast: 2_000_000 + conn, sndWnd: 64_240, replayWindow: 0,
   }];
   // Sizes in full segments' proportion: as many messages whatever `segment` is.
   const scaled = (bytes: number) => Math.round((bytes * segment) / SEGMENT);

@@ -70,7 +70,7 @@ export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal):
     throw e;
   }
   const how = protection?.isProtected
-    ? `protected by the backup at ${config.backup.replicationAddress}`
+    ? `protected by the backup at ${config.backup.replicationAddress}${config.replication.outputReplay ? ', output replay' : ''}`
     : opts.backup === false ? 'unprotected: --no-backup' : 'unprotected: backup not reachable';
   const line = `serving ${app.name} on ${runtime.vip}:${served.port} (${how})`;
   log.warn({ app: app.name, vip: runtime.vip, port: served.port, link: runtime.link.name }, line);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { IntactError } from './errors.js';
 import { ipv4ToU32 } from './wire/addr.js';
+import { MAX_REPLAY_WINDOW } from './replication/messages.js';
 
 export type Role = 'primary' | 'backup';
 
@@ -92,7 +93,24 @@ const ReplicationSchema = z.strictObject({
     .int({ error: 'must be a whole number of bytes' })
     .min(65536, { error: 'must be at least 65536 bytes (one full TCP window)' })
     .default(4 * 1024 * 1024),
+  /** Output replay instead of strict output commit (DESIGN rule 2) for data: the bytes
+   *  the app writes leave at once and are not replicated; after a takeover the restored
+   *  app writes them again and the client's ACK tells the backup how many it already
+   *  holds. Only for apps whose output is a pure function of their input and last
+   *  checkpoint (README, "Writing a server"); the FIN, checkpoints' output and handshakes
+   *  are replicated as in strict mode. Off by default: strict is the thesis's rule.
+   *  Window: output may run up to twice tcp.sndBuf past the snd_una the backup holds
+   *  (primary/replication/mirror.ts). */
+  outputReplay: z.boolean({ error: 'must be true or false' }).default(false),
 });
+
+/** Output replay's window: how far the primary's output may run past the snd_una its
+ *  backup confirmed. The engine's queue holds at most sndBuf past the real snd_una, and
+ *  the confirmed one trails it by a replication round trip of acknowledgments (at
+ *  1 GB/s and 1 ms, another MB): twice sndBuf does not bind in normal operation. */
+export function replayWindow(c: Pick<Config, 'replication' | 'tcp'>): number {
+  return c.replication.outputReplay ? 2 * c.tcp.sndBuf : 0;
+}
 
 const TakeoverSchema = z.strictObject({
   /** After each kick, an ICMP "fragmentation needed" that makes the client resend its
@@ -190,6 +208,15 @@ export const ConfigSchema = z
         code: 'custom',
         path: ['tcp', 'sndBuf'],
         message: `must be at most half of replication.storeBytesPerConnection (${store}): the store holds a connection's unacknowledged output beside its unconsumed input`,
+      });
+    }
+
+    // Output replay's window (twice sndBuf) travels in the OPEN, bounded there.
+    if (c.replication.outputReplay === true && typeof sndBuf === 'number' && 2 * sndBuf > MAX_REPLAY_WINDOW) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tcp', 'sndBuf'],
+        message: `must be at most ${MAX_REPLAY_WINDOW / 2} bytes with replication.outputReplay (its window is twice sndBuf, at most ${MAX_REPLAY_WINDOW})`,
       });
     }
 

@@ -10,13 +10,23 @@
 //   rule 7: per connection the backup holds at most `bytesPerConnection`; past it the
 //           mirror stops replicating, so the gates stop, so the client stops (back-
 //           pressure), until a checkpoint or an acknowledgment frees room.
+// Output replay (a listener whose app regenerates its output from its input and last
+// checkpoint, opted in with `replays`) relaxes rule 2 for data, not for the FIN: bytes
+// the app writes leave without being replicated, at most `replayWindow` bytes past the
+// snd_una the backup confirmed; the backup's send stream jumps to each replicated
+// snd_una, and gets the bytes themselves only at a checkpoint (snd_una to what the app
+// had produced: the restored app writes again from there) and at our FIN (everything
+// unacknowledged: the FIN leaves only once the backup holds it and all before it). A
+// rebuilt connection learns from the client's ACK how much of the regenerated output
+// the client already holds (shared/tcp/process.ts, replayCatchUp).
 // Confirmations are pipelined: messages are numbered by the channel, the gates wait
 // in a FIFO by message number, and one CONFIRM {upTo} releases all below it.
 import type { TcpConnection, ConnectionObserver } from '../../shared/tcp/connection.js';
 import type { TcpState } from '../../shared/tcp/tcb.js';
 import { MsgType, type Message, type Open } from '../../shared/replication/messages.js';
-import { stateIndex } from '../../shared/replication/states.js';
+import { STATES, stateIndex } from '../../shared/replication/states.js';
 import { logger } from '../../shared/log.js';
+import { seqGt, seqLt } from '../../shared/tcp/seq.js';
 import type { SocketProtection } from '../socket.js';
 
 export interface MirrorChannel {
@@ -36,7 +46,10 @@ interface Gate {
   msg: number;
   m: Mirrored;
   ack?: number;
+  /** Strict: the new sendLimit. Replay: output may go up to here (Mirrored.cap). */
   send?: number;
+  /** Replay: our FIN (and every byte before it) is held. */
+  fin?: boolean;
 }
 
 /** Replication bookkeeping of one connection. Positions are stream offsets. */
@@ -59,7 +72,18 @@ class Mirrored {
   finSendSent = false;
   dirty = false;
   closed = false;
+  /** The state the last UPDATE reported (index), and its snd_una (stream position). */
   lastState = -1;
+  lastUna = 0;
+  /** Output replay (see the top of this file). */
+  replay = false;
+  /** Replay: how far output may go (sequence number): the confirmed snd_una plus the
+   *  replay window. */
+  cap = 0;
+  /** Replay: the engine's queue was copied for our FIN (shipOutput). */
+  finShipped = false;
+  /** Replay: the backup confirmed holding our FIN. */
+  finHeld = false;
   /** The socket's hooks (Mirror.protectionFor), made on first use. */
   hooks: SocketProtection | undefined;
 
@@ -81,6 +105,11 @@ export interface MirrorOptions {
   wake: () => void;
   /** Which connections to mirror (the listeners that opted in); default all. */
   protects?: (c: TcpConnection) => boolean;
+  /** Which mirrored connections use output replay; default none. */
+  replays?: (c: TcpConnection) => boolean;
+  /** Output replay: how far past the confirmed snd_una output may go (bytes). The
+   *  backup accepts a client's ACK up to there after a takeover. */
+  replayWindow?: number;
 }
 
 export class Mirror implements ConnectionObserver {
@@ -110,7 +139,8 @@ export class Mirror implements ConnectionObserver {
     if (this.off || (this.o.protects && !this.o.protects(c))) return;
     const m = this.track(c);
     this.stats.opened++;
-    const msg = this.o.channel.send({ type: MsgType.Open, ...openFields(c, m.id) });
+    m.cap = c.iss;
+    const msg = this.o.channel.send({ type: MsgType.Open, ...openFields(c, m.id, m.replay ? this.o.replayWindow! : 0) });
     // Nothing leaves, not even the SYN-ACK, before the backup knows the connection.
     c.sendLimit = c.iss;
     c.ackLimit = (c.irs + 1) >>> 0;
@@ -127,7 +157,8 @@ export class Mirror implements ConnectionObserver {
 
   queued(c: TcpConnection, _seq: number, data: Buffer): void {
     const m = this.byConn.get(c);
-    if (!m) return;
+    // Replay: output is replicated only at checkpoints and the FIN (shipOutput).
+    if (!m || m.replay) return;
     m.pendingSend.push(data);
     this.pump(m);
   }
@@ -143,11 +174,30 @@ export class Mirror implements ConnectionObserver {
       this.sendUpdate(m);
       return;
     }
+    // Replay, in the steady state of a bulk transfer (nothing of the send stream held
+    // or waiting on the backup, no checkpoint pending, no FIN): snd_una only moves the
+    // cap, which runs a whole window ahead, so an UPDATE per quarter window keeps output
+    // flowing, where one per batch cost the backup (and the primary's kernel) a message,
+    // a write and a wake-up per event-loop turn.
+    if (m.replay && c.finSeq === undefined && m.pendingSend.length === 0 && m.checkpoints.length === 0 &&
+        m.sndEnd === m.sndFreed && reportedState(c.state, false, false) === STATES[m.lastState] &&
+        this.sndUnaPos(m) - m.lastUna < this.o.replayWindow! / 4) return;
     if (!m.dirty) {
       m.dirty = true;
       this.dirty.push(m);
       this.scheduleFlush();
     }
+  }
+
+  closing(c: TcpConnection): void {
+    const m = this.byConn.get(c);
+    if (!m?.replay || m.finShipped) return;
+    // Replay: our FIN waits for the backup to hold it and every byte before it (it
+    // would otherwise leave with the next dispatch: the cap is past it).
+    m.finShipped = true;
+    c.sendLimit = this.replayLimit(m);
+    this.shipOutput(m, c.bytesWritten);
+    this.pump(m);
   }
 
   closed(c: TcpConnection): void {
@@ -168,6 +218,9 @@ export class Mirror implements ConnectionObserver {
     const m = this.byConn.get(c);
     if (!m || this.off) return false;
     m.checkpoints.push({ state, consumed, produced });
+    // Replay: the restored app writes again from `produced`; what the client may lack
+    // below it must be on the backup.
+    if (m.replay) this.shipOutput(m, produced);
     this.pump(m);
     return true;
   }
@@ -205,11 +258,12 @@ export class Mirror implements ConnectionObserver {
     const m = this.track(c);
     m.rcvEnd = m.rcvFreed = rcvBase;
     m.sndEnd = m.sndFreed = sndBase;
+    m.cap = c.sndMax;
     // A connection keeps the observer it was opened under: none, or the mirror of a
     // backup since lost. From now on its bytes and changes come here.
     c.observer = this;
     this.stats.resynced++;
-    this.o.channel.send({ type: MsgType.Resync, ...openFields(c, m.id), rcvBase, sndBase });
+    this.o.channel.send({ type: MsgType.Resync, ...openFields(c, m.id, m.replay ? this.o.replayWindow! : 0), rcvBase, sndBase });
     // What the client already has stays; nothing new reaches it before the backup
     // holds the run.
     c.ackLimit = c.lastAckSent;
@@ -268,6 +322,7 @@ export class Mirror implements ConnectionObserver {
   private track(c: TcpConnection): Mirrored {
     const m = new Mirrored(c, this.nextId++);
     m.lastState = stateIndex(c.state);
+    m.replay = (this.o.replayWindow ?? 0) > 0 && (this.o.replays?.(c) ?? false);
     this.byConn.set(c, m);
     return m;
   }
@@ -317,7 +372,8 @@ export class Mirror implements ConnectionObserver {
       const seq = (c.iss + 1 + m.sndEnd) >>> 0;
       m.sndEnd += d.length;
       const msg = this.o.channel.send({ type: MsgType.SendData, conn: m.id, seq, data: d });
-      this.gate({ msg, m, send: (seq + d.length) >>> 0 });
+      // Replay: these bytes may have left already; only the FIN waits for them.
+      if (!m.replay) this.gate({ msg, m, send: (seq + d.length) >>> 0 });
     }
     // Rule 4: a checkpoint goes after the output it covers, and frees only receive
     // data the backup holds (the rest was not consumed there).
@@ -344,13 +400,32 @@ export class Mirror implements ConnectionObserver {
     const finSend = c.finSeq !== undefined && m.pendingSend.length === 0;
     // Free on the backup only what the client acknowledged (rule 4), counted in
     // stream positions so a connection may pass 4 GiB.
-    const una = m.sndFreed + Math.max(0, (c.sndUna - ((c.iss + 1 + m.sndFreed) >>> 0)) | 0);
+    const una = this.sndUnaPos(m);
+    // Replay: the backup's send stream jumps to snd_una (the client holds everything
+    // below it); bytes waiting to be replicated below it are not needed any more.
+    if (m.replay && !m.finSendSent && una > m.sndEnd) {
+      let drop = una - m.sndEnd;
+      while (drop > 0 && m.pendingSend.length > 0) {
+        const d = m.pendingSend[0];
+        if (d.length <= drop) {
+          m.pendingSend.shift();
+          drop -= d.length;
+        } else {
+          m.pendingSend[0] = d.subarray(drop);
+          drop = 0;
+        }
+      }
+      m.sndEnd = una;
+    }
+    const msgState = stateIndex(reportedState(c.state, finSend, finRecv));
     const msg = this.o.channel.send({
-      type: MsgType.Update, conn: m.id, state: stateIndex(reportedState(c.state, finSend, finRecv)),
+      type: MsgType.Update, conn: m.id, state: msgState,
       sndUna: c.sndUna, sndWnd: c.sndWnd, tsRecent: c.tsRecent, tsLast: tsClock(c),
       finSeq: finRecv ? c.rcvFinSeq! : 0, finReceived: finRecv,
     });
     m.sndFreed = Math.min(m.sndEnd, una);
+    m.lastUna = una;
+    m.lastState = msgState;
     m.dirty = false;
     const g: Gate = { msg, m };
     if (finRecv && !m.finRecvSent) {
@@ -359,9 +434,13 @@ export class Mirror implements ConnectionObserver {
     }
     if (finSend && !m.finSendSent) {
       m.finSendSent = true;
-      g.send = (c.finSeq! + 1) >>> 0;
+      if (m.replay) g.fin = true;
+      else g.send = (c.finSeq! + 1) >>> 0;
+    } else if (m.replay && c.state !== 'SYN-RECEIVED') {
+      // Replay: output may run the window ahead of the snd_una the backup holds.
+      g.send = (c.sndUna + this.o.replayWindow!) >>> 0;
     }
-    if (g.ack !== undefined || g.send !== undefined) this.gate(g);
+    if (g.ack !== undefined || g.send !== undefined || g.fin) this.gate(g);
     if (m.pendingSend.length > 0 || m.pendingRecv.length > 0) this.pump(m);
   }
 
@@ -373,9 +452,16 @@ export class Mirror implements ConnectionObserver {
     let moved = false;
     while (this.gateHead < this.gates.length && this.gates[this.gateHead].msg <= upTo) {
       const g = this.gates[this.gateHead++];
-      if (g.m.closed) continue;
-      if (g.ack !== undefined) g.m.c.ackLimit = g.ack;
-      if (g.send !== undefined) g.m.c.sendLimit = g.send;
+      const m = g.m;
+      if (m.closed) continue;
+      if (g.ack !== undefined) m.c.ackLimit = g.ack;
+      if (m.replay) {
+        if (g.fin) m.finHeld = true;
+        if (g.send !== undefined && seqGt(g.send, m.cap)) m.cap = g.send;
+        m.c.sendLimit = this.replayLimit(m);
+      } else if (g.send !== undefined) {
+        m.c.sendLimit = g.send;
+      }
       moved = true;
     }
     if (this.gateHead > 1024 && this.gateHead * 2 > this.gates.length) {
@@ -383,6 +469,37 @@ export class Mirror implements ConnectionObserver {
       this.gateHead = 0;
     }
     if (moved) this.o.wake();
+  }
+
+  /** Stream position of the connection's snd_una (the SYN, unacknowledged, counts as
+   *  position 0). */
+  private sndUnaPos(m: Mirrored): number {
+    return m.sndFreed + Math.max(0, (m.c.sndUna - ((m.c.iss + 1 + m.sndFreed) >>> 0)) | 0);
+  }
+
+  /** Replay: how far the wire may go: the cap, but our FIN only once the backup holds
+   *  it (rule 2 as in strict mode). */
+  private replayLimit(m: Mirrored): number {
+    const c = m.c;
+    if (c.finSeq === undefined) return m.cap;
+    if (m.finHeld) return (c.finSeq + 1) >>> 0;
+    return seqLt(c.finSeq, m.cap) ? c.finSeq : m.cap;
+  }
+
+  /** Replay: queues for replication the engine's bytes from what the backup holds (or
+   *  snd_una, if the client acknowledged past it) up to stream position `upTo`. Copies:
+   *  the engine's queue moves on while they wait in the batch. */
+  private shipOutput(m: Mirrored, upTo: number): void {
+    const c = m.c;
+    const queued = () => m.pendingSend.reduce((n, d) => n + d.length, 0);
+    const queueStart = c.bytesWritten - c.sendQueue.length;
+    // Below the engine's queue the client acknowledged everything: the backup's stream
+    // jumps to snd_una first (an UPDATE), so what follows is contiguous.
+    if (m.sndEnd + queued() < queueStart) this.sendUpdate(m);
+    const from = m.sndEnd + queued();
+    if (upTo > from && from >= queueStart) {
+      m.pendingSend.push(Buffer.from(c.sendQueue.read(from - queueStart, upTo - from)));
+    }
   }
 
   private scheduleFlush(): void {
@@ -403,12 +520,12 @@ export class Mirror implements ConnectionObserver {
 }
 
 /** The OPEN's fields for `c` as they stand now: at the SYN (OPEN) or mid-life (RESYNC). */
-function openFields(c: TcpConnection, conn: number): Omit<Open, 'type'> {
+function openFields(c: TcpConnection, conn: number, replayWindow: number): Omit<Open, 'type'> {
   return {
     conn,
     localAddr: c.localAddr, localPort: c.localPort, remoteAddr: c.remoteAddr, remotePort: c.remotePort,
     iss: c.iss, irs: c.irs, mss: c.sndMss, sndWndShift: c.sndWndShift, rcvWndShift: c.rcvWndShift,
-    sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: tsClock(c), sndWnd: c.sndWnd,
+    sackOk: c.sackOk, tsOk: c.tsOk, tsRecent: c.tsRecent, tsLast: tsClock(c), sndWnd: c.sndWnd, replayWindow,
   };
 }
 

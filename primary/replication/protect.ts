@@ -7,7 +7,7 @@
 //     resync: the only instant the primary holds everything a replica needs);
 //   - another host claims the VIP: stop sending at once.
 import { EventEmitter } from 'node:events';
-import type { Config } from '../../shared/config.js';
+import { replayWindow, type Config } from '../../shared/config.js';
 import { logger } from '../../shared/log.js';
 import { toIpv4U32 } from '../../shared/wire/addr.js';
 import { HeartbeatPeer, heartbeatsFor } from '../../shared/heartbeat/peer.js';
@@ -118,6 +118,8 @@ export class Protection extends EventEmitter<ProtectionEvents> {
       bytesPerConnection: c.replication.storeBytesPerConnection,
       wake: () => this.runtime.host.schedule(),
       protects: (conn) => this.runtime.protectedPorts.has(conn.localPort),
+      replays: c.replication.outputReplay ? () => true : undefined,
+      replayWindow: replayWindow(c),
     });
     this.runtime.mirror = mirror;
     this.runtime.stack.observer = mirror;

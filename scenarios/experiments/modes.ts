@@ -23,15 +23,20 @@ import {
 import { intactArgv, kernelServerArgv, REPO_ROOT } from '../lib/repo.js';
 import { writeLabConfig } from '../lib/lab-config.js';
 
-export type Mode = 'kernel' | 'off' | 'on';
+/** replay: replication on with output replay (replication.outputReplay), the primary's
+ *  config only: the backup learns it per connection from the OPEN. */
+export type Mode = 'kernel' | 'off' | 'on' | 'replay';
 export const MODES: readonly Mode[] = ['kernel', 'off', 'on'];
+/** The modes of the scenarios that measure output replay beside strict. */
+export const MODES_WITH_REPLAY: readonly Mode[] = ['kernel', 'off', 'on', 'replay'];
 export const MODE_LABEL: Record<Mode, string> = {
   kernel: 'kernel TCP',
   off: 'intact, replication off',
   on: 'intact, replication on',
+  replay: 'intact, replication on, output replay',
 };
 /** Short names for chart legends. */
-export const MODE_SHORT: Record<Mode, string> = { kernel: 'kernel', off: 'intact off', on: 'intact on' };
+export const MODE_SHORT: Record<Mode, string> = { kernel: 'kernel', off: 'intact off', on: 'intact on', replay: 'intact replay' };
 
 /** One workload's server, in each mode. */
 export interface ServerSpec {
@@ -90,15 +95,19 @@ export async function startServer(lab: LabPlan, mode: Mode, spec: ServerSpec, lo
     procs.push(p);
     return server(findNode(lab, 'primary').interfaces.find((i) => i.kind === 'service')!.address!);
   }
+  const backed = mode === 'on' || mode === 'replay';
   try {
-    if (mode === 'on') procs.push(await startIntactBackup(lab, spec, logDir, `backup-${tag}.log`));
+    if (backed) procs.push(await startIntactBackup(lab, spec, logDir, `backup-${tag}.log`));
+    const primaryLab = mode === 'replay'
+      ? { ...lab, configs: { ...lab.configs, primary: writeLabConfig(lab, logDir, 'intact-replay.json', { outputReplay: true }) } }
+      : lab;
     const primary = await startIntactPrimary(
-      lab,
-      { app: spec.app, appOpts: spec.appOpts, protected: mode === 'on', extraArgs: spec.primaryArgs, logName: `primary-${tag}.log` },
+      primaryLab,
+      { app: spec.app, appOpts: spec.appOpts, protected: backed, extraArgs: spec.primaryArgs, logName: `primary-${tag}.log` },
       logDir,
     );
     procs.unshift(primary);
-    if (mode === 'on') {
+    if (backed) {
       const line = primary.stdout().split('\n').find((l) => l.startsWith('serving ')) ?? '';
       // A primary that gave up waiting serves unprotected: its figures would be "off".
       if (!line.includes('protected by the backup')) {

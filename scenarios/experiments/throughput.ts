@@ -13,7 +13,7 @@ import { defineScenario, type Sample, type ScenarioContext, type ScenarioResult 
 import { thesisResults } from '../thesis.js';
 import { runScenarioClient } from '../lib/programs.js';
 import { quantile } from '../lib/stats.js';
-import { labWithDeadTime, MODE_LABEL, MODE_SHORT, MODES, SCENARIO_DEAD_TIME_MS, withServer, type Mode, type ServerSpec } from './modes.js';
+import { labWithDeadTime, MODE_LABEL, MODE_SHORT, MODES_WITH_REPLAY as MODES, SCENARIO_DEAD_TIME_MS, withServer, type Mode, type ServerSpec } from './modes.js';
 import { cpuMsOf, idlePercent, machineCpu, pin, placement, type CpuLayout } from '../lib/cpus.js';
 
 export type Direction = 'to' | 'from';
@@ -35,29 +35,42 @@ export interface ThroughputRow {
   /** Median Gbit/s over runs, null when no run verified. */
   kernel: number | null;
   off: number | null;
+  /** Replication on, strict output commit (DESIGN rule 2). */
   on: number | null;
   /** on / off. */
   ratio: number | null;
   targetMet: boolean | null;
+  /** Replication on with output replay (replication.outputReplay). */
+  replay: number | null;
+  /** replay / off, and whether that meets the target. */
+  replayRatio: number | null;
+  replayTargetMet: boolean | null;
   runs: number;
   /** CPU time per MB moved (ms, every thread, medians over runs) of the server process
    *  (intact's primary or the kernel reference) and of the backup (on only). */
-  serverCpuMsPerMB: { kernel: number | null; off: number | null; on: number | null };
+  serverCpuMsPerMB: PerMode;
   backupCpuMsPerMB: number | null;
+  /** The backup's CPU per MB with output replay. */
+  replayBackupCpuMsPerMB: number | null;
   /** Percent of the machine's CPU left idle during the transfers (median), per mode:
    *  near 0, the run was bound by CPU; well above, by latency or windows. */
-  machineIdlePct: { kernel: number | null; off: number | null; on: number | null };
+  machineIdlePct: PerMode;
   /** off / on of the server's CPU per MB: what on / off would be if the primary's CPU
    *  were the only limit (its host's own, the backup on another). A model, not a
    *  measured throughput. */
   primaryBoundRatio: number | null;
   /** The client's own CPU per MB over the transfer (ms, median), per mode. */
-  clientCpuMsPerMB: { kernel: number | null; off: number | null; on: number | null };
+  clientCpuMsPerMB: PerMode;
   /** (server + client) off / (server + backup + client) on, CPU per MB: what on / off
    *  would be if this machine's CPU, shared by all of them, were the only limit. A
    *  model, not a measured throughput. */
   machineBoundRatio: number | null;
+  /** The same for replay / off. */
+  replayMachineBoundRatio: number | null;
 }
+
+/** A figure per mode (null: no verified run). */
+export type PerMode = Record<Mode, number | null>;
 
 const CPU_FIELDS = { server: 'serverCpuMsPerMB', backup: 'backupCpuMsPerMB', client: 'clientCpuMsPerMB' } as const;
 
@@ -75,15 +88,24 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
     const fig = (mode: Mode) => median(mode, 'gbps');
     const off = fig('off');
     const on = fig('on');
+    const replay = fig('replay');
     const ratio = on !== null && off !== null && off > 0 ? r3(on / off) : null;
+    const replayRatio = replay !== null && off !== null && off > 0 ? r3(replay / off) : null;
     const cpu = (mode: Mode, who: keyof typeof CPU_FIELDS) => median(mode, CPU_FIELDS[who]);
     /** A figure for each mode, as the row's per-mode fields hold it. */
-    const perMode = (f: (mode: Mode) => number | null) => ({ kernel: f('kernel'), off: f('off'), on: f('on') });
+    const perMode = (f: (mode: Mode) => number | null): PerMode => ({ kernel: f('kernel'), off: f('off'), on: f('on'), replay: f('replay') });
     const serverCpu = perMode((m) => cpu(m, 'server'));
     const clientCpu = perMode((m) => cpu(m, 'client'));
     const backupCpu = cpu('on', 'backup');
+    const replayBackupCpu = cpu('replay', 'backup');
     const offTotal = serverCpu.off !== null && clientCpu.off !== null ? serverCpu.off + clientCpu.off : null;
-    const onTotal = serverCpu.on !== null && clientCpu.on !== null && backupCpu !== null ? serverCpu.on + clientCpu.on + backupCpu : null;
+    const backedTotal = (m: 'on' | 'replay', backup: number | null) => {
+      const s = serverCpu[m];
+      const c = clientCpu[m];
+      return s !== null && c !== null && backup !== null ? s + c + backup : null;
+    };
+    const onTotal = backedTotal('on', backupCpu);
+    const replayTotal = backedTotal('replay', replayBackupCpu);
     return {
       direction: d,
       kernel: fig('kernel'),
@@ -91,13 +113,18 @@ export function summarizeThroughput(samples: readonly Sample[]): ThroughputRow[]
       on,
       ratio,
       targetMet: ratio === null ? null : ratio >= TARGET_RATIO,
+      replay,
+      replayRatio,
+      replayTargetMet: replayRatio === null ? null : replayRatio >= TARGET_RATIO,
       runs: samples.filter((s) => s.direction === d && s.mode === 'on').length,
       serverCpuMsPerMB: serverCpu,
       backupCpuMsPerMB: backupCpu,
+      replayBackupCpuMsPerMB: replayBackupCpu,
       machineIdlePct: perMode((m) => median(m, 'machineIdlePct')),
       primaryBoundRatio: serverCpu.off !== null && serverCpu.on !== null && serverCpu.on > 0 ? r3(serverCpu.off / serverCpu.on) : null,
       clientCpuMsPerMB: clientCpu,
       machineBoundRatio: offTotal !== null && onTotal !== null && onTotal > 0 ? r3(offTotal / onTotal) : null,
+      replayMachineBoundRatio: offTotal !== null && replayTotal !== null && replayTotal > 0 ? r3(offTotal / replayTotal) : null,
     };
   });
 }
@@ -193,7 +220,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     }
     ctx.progress.step('lab down');
   });
-  return result(samples, errors, retries, bytes, runs, ctx.cpus);
+  const replication = ctx.config?.replication as { outputReplay?: unknown } | undefined;
+  return result(samples, errors, retries, bytes, runs, ctx.cpus, replication?.outputReplay === true);
 }
 
 /** What each layout means for the figures (scenarios/lib/cpus.ts). */
@@ -202,7 +230,7 @@ const LAYOUT_NOTE: Record<CpuLayout, string> = {
   'primary-alone': 'CPU layout primary-alone: the server (intact\'s primary, or the kernel\'s) alone on CPU 1, the client and the backup on CPU 0 (taskset). The primary\'s host has its CPU to itself, as in a two-host deployment, so on / off is what replication costs the primary; the client shares its CPU with the backup in "on" only, which can only lower "on".',
 };
 
-export function result(samples: Sample[], errors: string[], retries: string[], bytes: number, runs: number, cpus: CpuLayout = 'shared'): ScenarioResult {
+export function result(samples: Sample[], errors: string[], retries: string[], bytes: number, runs: number, cpus: CpuLayout = 'shared', outputReplay = false): ScenarioResult {
   const rows = summarizeThroughput(samples);
   const cell = (x: number | null) => (x === null ? 'failed' : x.toFixed(3));
   const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
@@ -210,23 +238,27 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
   const idleCell = (x: number | null) => (x === null ? '—' : x.toFixed(0));
   const thesis = thesisResults() as unknown as { throughput: string };
   const targetMet = rows.every((r) => r.targetMet === true);
+  const replayTargetMet = rows.every((r) => r.replayTargetMet === true);
+  const modes = (f: (m: Mode) => string) => MODES.map(f).join(' / ');
   return {
-    ok: errors.length === 0 && rows.every((r) => r.kernel !== null && r.off !== null && r.on !== null),
+    ok: errors.length === 0 && rows.every((r) => r.kernel !== null && r.off !== null && r.on !== null && r.replay !== null),
     samples,
-    summary: { bytes, runs, warmupTransfers: WARMUP_TRANSFERS, seed: SEED, deadTimeMs: SCENARIO_DEAD_TIME_MS, cpuLayout: cpus, retries, targetRatio: TARGET_RATIO, targetMet, rows },
+    summary: { bytes, runs, warmupTransfers: WARMUP_TRANSFERS, seed: SEED, deadTimeMs: SCENARIO_DEAD_TIME_MS, cpuLayout: cpus, outputReplay, retries, targetRatio: TARGET_RATIO, targetMet, replayTargetMet, rows },
     table: {
-      columns: ['direction', 'kernel Gbit/s', 'intact off Gbit/s', 'intact on Gbit/s', 'on / off', `target ≥ ${TARGET_RATIO * 100}%`, 'off / kernel',
-        'server CPU ms/MB kernel / off / on', 'backup CPU ms/MB', 'client CPU ms/MB kernel / off / on', 'primary-bound on / off (model)',
-        'machine-bound on / off (model)', 'machine idle % kernel / off / on'],
+      columns: ['direction', 'kernel Gbit/s', 'intact off Gbit/s', 'intact on Gbit/s', 'on / off', `target ≥ ${TARGET_RATIO * 100}%`,
+        'intact replay Gbit/s', 'replay / off', `replay target ≥ ${TARGET_RATIO * 100}%`, 'off / kernel',
+        `server CPU ms/MB ${modes((m) => m)}`, 'backup CPU ms/MB on / replay', `client CPU ms/MB ${modes((m) => m)}`, 'primary-bound on / off (model)',
+        'machine-bound on / off, replay / off (model)', `machine idle % ${modes((m) => m)}`],
       rows: rows.map((r) => [
         DIRECTION_LABEL[r.direction], cell(r.kernel), cell(r.off), cell(r.on), pct(r.ratio),
         r.targetMet === null ? '—' : r.targetMet ? 'met' : 'NOT met',
+        cell(r.replay), pct(r.replayRatio), r.replayTargetMet === null ? '—' : r.replayTargetMet ? 'met' : 'NOT met',
         pct(r.off !== null && r.kernel ? r.off / r.kernel : null),
-        `${cpuCell(r.serverCpuMsPerMB.kernel)} / ${cpuCell(r.serverCpuMsPerMB.off)} / ${cpuCell(r.serverCpuMsPerMB.on)}`,
-        cpuCell(r.backupCpuMsPerMB),
-        `${cpuCell(r.clientCpuMsPerMB.kernel)} / ${cpuCell(r.clientCpuMsPerMB.off)} / ${cpuCell(r.clientCpuMsPerMB.on)}`,
-        pct(r.primaryBoundRatio), pct(r.machineBoundRatio),
-        `${idleCell(r.machineIdlePct.kernel)} / ${idleCell(r.machineIdlePct.off)} / ${idleCell(r.machineIdlePct.on)}`,
+        modes((m) => cpuCell(r.serverCpuMsPerMB[m])),
+        `${cpuCell(r.backupCpuMsPerMB)} / ${cpuCell(r.replayBackupCpuMsPerMB)}`,
+        modes((m) => cpuCell(r.clientCpuMsPerMB[m])),
+        pct(r.primaryBoundRatio), `${pct(r.machineBoundRatio)}, ${pct(r.replayMachineBoundRatio)}`,
+        modes((m) => idleCell(r.machineIdlePct[m])),
       ]),
     },
     comparison: [
@@ -236,11 +268,23 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
         thesis: 'no obvious difference',
         note: r.direction === 'to' ? 'thesis: 5000 packets of 1 KB sent without waiting, asynchronous replication' : 'the thesis measured only the client → server direction',
       })),
+      ...rows.map((r) => ({
+        measure: `bulk ${DIRECTION_LABEL[r.direction]}: with replication and output replay / without`,
+        ours: `${pct(r.replayRatio)} (${cell(r.replay)} vs ${cell(r.off)} Gbit/s)`,
+        thesis: 'no obvious difference',
+        note: 'output replay: the app\'s output leaves unreplicated; after a takeover the restored app writes it again',
+      })),
       {
-        measure: `issue 4: with a backup ≥ ${TARGET_RATIO * 100}% of without, each direction`,
+        measure: `issue 4: with a backup ≥ ${TARGET_RATIO * 100}% of without, each direction (strict)`,
         ours: targetMet ? 'MET' : 'NOT MET',
         thesis: '—',
         note: rows.map((r) => `${r.direction}: ${pct(r.ratio)}`).join(', '),
+      },
+      {
+        measure: `issue 4: the same with output replay`,
+        ours: replayTargetMet ? 'MET' : 'NOT MET',
+        thesis: '—',
+        note: rows.map((r) => `${r.direction}: ${pct(r.replayRatio)}`).join(', '),
       },
     ],
     chart: lineChart({
@@ -255,7 +299,8 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
     }),
     notes: [
       `${Math.round(bytes / 1e6)} MB per transfer, ${runs} run(s) per mode and direction, modes interleaved; figures are medians over runs. Thesis: ${thesis.throughput}.`,
-      'on = `intact primary` protected by a running `intact backup` (strict: no byte is acknowledged to the client, nor sent to it, before the backup confirms holding it); off = `--no-backup`; kernel = Node net on the primary namespace\'s kernel.',
+      'on = `intact primary` protected by a running `intact backup`, strict (no byte is acknowledged to the client, nor sent to it, before the backup confirms holding it); replay = the same with output replay (`replication.outputReplay` in the primary\'s config): input as strict, but the source\'s bytes leave unreplicated (after a takeover the backup\'s app writes them again; only the FIN and a checkpoint\'s output are replicated); off = `--no-backup`; kernel = Node net on the primary namespace\'s kernel.' +
+        (outputReplay ? ' This run had `--set replication.outputReplay=true`: "on" ran with output replay too.' : ''),
       'The sinks (intact\'s app and the kernel reference) sha256 with hash-wasm (~330 MB/s here), which bounds every client → server figure on this machine, the kernel\'s included. The sources generate the seeded stream with AES-128-CTR (~5 GB/s, shared/stream.ts) and the client verifies it with OpenSSL\'s sha256.',
       LAYOUT_NOTE[cpus],
       WARMUP_NOTE,

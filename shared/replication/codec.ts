@@ -8,7 +8,7 @@
 // reference), and the decoder hands data out as views of what was read where that
 // pins little memory (keep()).
 import {
-  MAX_FRAME, MAC_BYTES, NONCE_BYTES, MsgType, type Message,
+  MAX_FRAME, MAX_REPLAY_WINDOW, MAC_BYTES, NONCE_BYTES, MsgType, type Message,
 } from './messages.js';
 import { STATES } from './states.js';
 
@@ -115,6 +115,7 @@ export class Encoder {
         b.writeUInt32BE(m.tsRecent, o); o += 4;
         b.writeUInt32BE(m.tsLast, o); o += 4;
         b.writeUInt32BE(m.sndWnd, o); o += 4;
+        b.writeUInt32BE(m.replayWindow, o); o += 4;
         if (m.type === MsgType.Resync) {
           o = writeU53(b, o, m.rcvBase);
           o = writeU53(b, o, m.sndBase);
@@ -199,7 +200,7 @@ function bodyLength(m: Message): number {
   }
 }
 
-const OPEN_BODY = 4 + 4 + 2 + 4 + 2 + 4 + 4 + 2 + 1 + 1 + 1 + 4 + 4 + 4;
+const OPEN_BODY = 4 + 4 + 2 + 4 + 2 + 4 + 4 + 2 + 1 + 1 + 1 + 4 + 4 + 4 + 4;
 const RESYNC_BODY = OPEN_BODY + 8 + 8;
 const UPDATE_BODY = 4 + 1 + 4 + 4 + 4 + 4 + 4 + 1;
 
@@ -260,6 +261,8 @@ export function decodeBody(type: number, body: Buffer, copy = false): Message | 
       const flags = body[28];
       if (body[26] > 14 || body[27] > 14) return new DecodeError('bad-window-shift');
       if (flags & ~3) return new DecodeError('bad-open-flags');
+      // The backup compares sequence numbers up to snd_una + replayWindow: far below 2^31.
+      if (body.readUInt32BE(41) > MAX_REPLAY_WINDOW) return new DecodeError('bad-replay-window');
       const open = {
         conn: body.readUInt32BE(0),
         localAddr: body.readUInt32BE(4),
@@ -276,6 +279,7 @@ export function decodeBody(type: number, body: Buffer, copy = false): Message | 
         tsRecent: body.readUInt32BE(29),
         tsLast: body.readUInt32BE(33),
         sndWnd: body.readUInt32BE(37),
+        replayWindow: body.readUInt32BE(41),
       };
       if (type === MsgType.Open) return { type, ...open };
       const rcvBase = readU53(body, OPEN_BODY);

@@ -14,11 +14,14 @@
 //   backup  -> primary  WELCOME   {mac = HMAC(key, "intact welcome" | nonceP | nonceB)}   or REFUSE {reason}
 // Both sides prove they hold the key; a peer without it is refused and changes nothing.
 
-export const PROTOCOL_VERSION = 1;
+// 2: OPEN and RESYNC carry replayWindow (output replay).
+export const PROTOCOL_VERSION = 2;
 /** A frame longer than this is a protocol error: it bounds what a hostile peer can
  *  make us buffer. Data messages are cut well below it by the sender. */
 export const MAX_FRAME = 4 * 1024 * 1024;
 export const NONCE_BYTES = 16;
+/** The largest replay window an OPEN may carry (bytes). */
+export const MAX_REPLAY_WINDOW = 2 ** 30;
 export const MAC_BYTES = 32;
 
 export enum MsgType {
@@ -57,6 +60,12 @@ export interface Open {
   tsRecent: number;      // the client's latest TSval
   tsLast: number;        // our latest TSval sent: the backup continues at or above it (rule 8)
   sndWnd: number;        // the client's window, scaled, at open
+  /** Output replay (0: strict, rule 2 as written): the app regenerates its output, so
+   *  the primary sends its bytes without replicating them, at most this many past the
+   *  snd_una the backup confirmed holding; it replicates the send bytes only at a
+   *  checkpoint (from snd_una to what it produced) and at its FIN (all that is
+   *  unacknowledged), and the FIN itself waits for the backup as in strict mode. */
+  replayWindow: number;
 }
 
 /**

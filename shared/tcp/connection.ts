@@ -43,6 +43,9 @@ export interface ConnectionObserver {
   queued?(c: TcpConnection, seq: number, data: Buffer): void;
   /** sndUna / windows / state changed. */
   updated?(c: TcpConnection): void;
+  /** The app closed: finSeq is set, the FIN not yet sent (called at once, before any
+   *  dispatch could send it). */
+  closing?(c: TcpConnection): void;
   closed?(c: TcpConnection): void;
 }
 
@@ -172,6 +175,19 @@ export class TcpConnection {
   /** Stream positions. */
   bytesConsumed = 0;
   bytesWritten = 0;
+
+  // ---- output replay (a connection rebuilt by a backup that did not hold its output) ----
+  /** Output replay: the backup rebuilt this connection without the output the primary
+   *  sent after the last replicated snd_una, because its app regenerates that output
+   *  (replies a pure function of input and checkpoint). The client may hold, and
+   *  acknowledge, bytes up to this sequence number that this engine never sent: such an
+   *  ACK tells where the client is (process.ts, replayCatchUp) instead of being refused.
+   *  Bounded: the primary never sent past the snd_una it had replicated plus the replay
+   *  window (primary/replication/mirror.ts). Undefined on every other connection. */
+  replayAckLimit: number | undefined = undefined;
+  /** Bytes the app will write again that the client already holds (learnt from such an
+   *  ACK): send() takes them and drops them. */
+  replaySkip = 0;
 
   // ---- congestion and loss recovery ----
   cc!: CongestionControl;
@@ -404,6 +420,13 @@ export class TcpConnection {
         throw new IntactError('ERR_INTACT_NOT_WRITABLE', `send() in state ${this.state}`);
     }
     if (this.finSeq !== undefined) throw new IntactError('ERR_INTACT_NOT_WRITABLE', 'send() after close()');
+    if (this.replaySkip > 0) {
+      // Regenerated output the client already holds: taken, counted in bytesWritten
+      // when the skip was learnt, never queued.
+      const skipped = Math.min(this.replaySkip, data.length);
+      this.replaySkip -= skipped;
+      return skipped === data.length ? skipped : skipped + this.send(data.subarray(skipped));
+    }
     const n = Math.min(data.length, this.sendFree());
     if (n < data.length) this.wantWritable = true;
     if (n === 0) return 0;
@@ -429,6 +452,14 @@ export class TcpConnection {
   /** FIN after all queued data (a half-close: receiving goes on until the peer's FIN). */
   close(): void {
     if (this.finSeq !== undefined) return;
+    if (this.replaySkip > 0) {
+      // The regenerated output ends below bytes the client already holds: the app's
+      // output was not the pure function of its input that output replay relies on.
+      // No FIN can be right here; the client is told with a RST.
+      this.ctx.stats.replayDiverged++;
+      this.abort();
+      return;
+    }
     switch (this.state) {
       case 'SYN-SENT':
         // "Delete the TCB and return "error: closing" responses to any queued SENDs".
@@ -455,6 +486,7 @@ export class TcpConnection {
       default:
         return;
     }
+    if (this.finSeq !== undefined) this.observer?.closing?.(this);
     this.ctx.markDirty(this);
   }
 
@@ -623,6 +655,8 @@ export class TcpConnection {
     if (this.rcvFinSeq !== undefined) s.rcvFinSeq = this.rcvFinSeq;
     if (this.rcvFinOoo !== undefined) s.rcvFinOoo = this.rcvFinOoo;
     if (this.finSeq !== undefined) s.finSeq = this.finSeq;
+    if (this.replayAckLimit !== undefined) s.replayAckLimit = this.replayAckLimit;
+    if (this.replaySkip > 0) s.replaySkip = this.replaySkip;
     return s;
   }
 

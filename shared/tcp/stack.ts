@@ -211,6 +211,8 @@ export class TcpStack implements StackContext, ListenerHost {
     if (snap.finSeq !== undefined) c.finSeq = snap.finSeq >>> 0;
     c.bytesConsumed = snap.bytesConsumed;
     c.bytesWritten = snap.bytesWritten;
+    if (snap.replayAckLimit !== undefined) c.replayAckLimit = snap.replayAckLimit >>> 0;
+    c.replaySkip = snap.replaySkip ?? 0;
     c.lastRcvAt = now;
     c.noDelay = snap.noDelay;
     c.keepAlive = snap.keepAlive;

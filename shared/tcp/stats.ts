@@ -46,6 +46,11 @@ export class StackStats {
   keepaliveProbes = 0;
   /** Probes after a takeover's kick that the peer did not answer in time (timers.ts). */
   kickProbes = 0;
+  /** Output replay: ACKs that told a rebuilt connection the client held more than it
+   *  had sent, and connections reset because the regenerated output ended short of that
+   *  (the app was not deterministic). */
+  replayCatchUps = 0;
+  replayDiverged = 0;
   dropped: Record<DropReason, number> = {
     badFlags: 0, badPort: 0, noListener: 0, afterClose: 0, listenNotSyn: 0, synQueueFull: 0, acceptQueueFull: 0,
     maxConnections: 0, outOfWindow: 0, paws: 0, rstOutOfWindow: 0, rstChallenged: 0, synChallenged: 0,

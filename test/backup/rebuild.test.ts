@@ -12,7 +12,7 @@ import { TcpStack } from '../../shared/tcp/stack.js';
 const OPEN: Open = {
   type: MsgType.Open, conn: 1, localAddr: 0xc0000264, localPort: 80, remoteAddr: 0xc000020a, remotePort: 40000,
   iss: 0xfffffff0, irs: 0xfffffffa, mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true,
-  tsRecent: 100, tsLast: 200, sndWnd: 65535,
+  tsRecent: 100, tsLast: 200, sndWnd: 65535, replayWindow: 0,
 };
 
 /** A buffer of its own (Buffer.from would carve small ones out of a shared pool, where
@@ -96,3 +96,19 @@ t.test('an empty replica rebuilds with empty queues', async (t) => {
   t.equal(c.sendQueued(), 0);
   t.equal(c.recvQueued(), 0);
 });
+
+t.test('output replay: the rebuilt engine may hear ACKs up to the window past snd_una', async (t) => {
+  const s = new ReplicaStore({ bytesPerConnection: 1 << 20, clock: () => 0 });
+  t.equal(s.apply({ ...OPEN, replayWindow: 4096 }), undefined);
+  const una = (OPEN.iss + 1 + 5000) >>> 0;
+  t.equal(s.apply({ type: MsgType.Update, conn: 1, state: stateIndex('ESTABLISHED'), sndUna: una, sndWnd: 65535, tsRecent: 101, tsLast: 201, finSeq: 0, finReceived: false }), undefined);
+  const snap = rebuildSnapshot(s.replicas.get(1)!, { rcvMss: 1460, rcvBuf: 65535, now: 0 });
+  t.equal(snap.sndUna, una, 'snd_una from the update');
+  t.equal(snap.sndMax, una, 'snd_max there too: the store holds nothing past it');
+  t.equal(snap.bytesWritten, 5000, 'the stream position of snd_una');
+  t.equal(snap.replayAckLimit, (una + 4096) >>> 0, 'the window past snd_una');
+  const strict = new ReplicaStore({ bytesPerConnection: 1 << 20, clock: () => 0 });
+  strict.apply(OPEN);
+  t.equal(rebuildSnapshot(strict.replicas.get(1)!, { rcvMss: 1460, rcvBuf: 65535, now: 0 }).replayAckLimit, undefined, 'strict: none');
+});
+

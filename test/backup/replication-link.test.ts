@@ -26,7 +26,7 @@ t.test('a primary with the key streams messages and gets them confirmed', async 
   const c = new ReplicationChannel({ host: '127.0.0.1', port, key, vip });
   t.teardown(() => c.close());
   await c.connect();
-  c.send({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100 });
+  c.send({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100, replayWindow: 0 });
   for (let i = 0; i < 100; i++) c.send({ type: MsgType.RecvData, conn: 1, seq: 21 + i * 10, data: Buffer.alloc(10, i) });
   const n = c.lastSent;
   while (c.confirmed < n) await once(c, 'confirm');
@@ -68,7 +68,7 @@ t.test('a protocol violation after the hello ends the session and keeps the repl
   const c = new ReplicationChannel({ host: '127.0.0.1', port, key, vip });
   t.teardown(() => c.close());
   await c.connect();
-  c.send({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100 });
+  c.send({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100, replayWindow: 0 });
   c.send({ type: MsgType.RecvData, conn: 1, seq: 99, data: Buffer.from('gap') });
   const [, reason] = await once(s, 'session-end');
   t.equal(reason, 'recv-not-contiguous (conn 1)');
@@ -87,7 +87,7 @@ t.test('a batch leaves at the end of the turn that made it, with what the flush 
   });
   const ups: number[] = [];
   c.on('confirm', (upTo) => ups.push(upTo));
-  c.send({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100 });
+  c.send({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100, replayWindow: 0 });
   t.ok(c.pendingBytes > 0, 'queued, not written, while the turn runs');
   await Promise.resolve();
   t.equal(c.pendingBytes, 0, 'written at the end of the turn (a microtask), not an event-loop turn later');
@@ -151,7 +151,7 @@ t.test('the backup confirms once per burst of reads: a full read defers, a short
   const challengeMsg = new FrameDecoder().push(sock.writes[0]!).messages[0] as Challenge;
   sock.emit('data', encode(hello(key, vip, challengeMsg.nonce, newNonce())));
   t.ok(s.stores.has(vip), 'session open');
-  sock.emit('data', encode({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100 }));
+  sock.emit('data', encode({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100, replayWindow: 0 }));
   t.same(sock.confirms(), [1], 'a short read confirms at once');
   let seq = 21;
   const data = (n: number) => {

@@ -30,7 +30,7 @@ function replicate(store: ReplicaStore, conn: number, state: TcpState, consumed 
   };
   ok({
     type: MsgType.Open, conn, localAddr: VIP, localPort: PORT, remoteAddr: 0xc000020a, remotePort: 40000 + conn, iss: ISS, irs: IRS,
-    mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 100, tsLast: 200, sndWnd: 65535,
+    mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 100, tsLast: 200, sndWnd: 65535, replayWindow: 0,
   });
   ok({ type: MsgType.RecvData, conn, seq: IRS + 1, data: Buffer.from('0123456789') });
   ok({ type: MsgType.SendData, conn, seq: ISS + 1, data: Buffer.from('abcdefghij') });

@@ -9,7 +9,7 @@ import { rebuildConnections } from '../../backup-daemon/takeover.js';
 const open = (conn = 1): Open => ({
   type: MsgType.Open, conn, localAddr: 0xc0000264, localPort: 80, remoteAddr: 0xc000020a, remotePort: 40000,
   iss: 0xfffffff0, irs: 0xfffffffa, mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true,
-  tsRecent: 100, tsLast: 200, sndWnd: 65535,
+  tsRecent: 100, tsLast: 200, sndWnd: 65535, replayWindow: 0,
 });
 const store = (bound = 1 << 20) => new ReplicaStore({ bytesPerConnection: bound });
 const b = (s: string) => Buffer.from(s);
@@ -253,4 +253,33 @@ t.test('a takeover leaves out a replica whose resynchronisation is incomplete', 
   const c = second.rebuilt.find((x) => x.r.open.conn === 2)!.c;
   t.equal(c.bytesConsumed, 5000, 'the rebuilt connection resumes reading at the base');
   t.equal(c.bytesWritten, 70000);
+});
+
+// Output replay (OPEN's replayWindow > 0): the client acknowledges bytes the primary
+// sent without replicating them.
+const update = (sndUna: number, state = 3) =>
+  ({ type: MsgType.Update, conn: 1, state, sndUna, sndWnd: 1000, tsRecent: 1, tsLast: 2, finSeq: 0, finReceived: false }) as const;
+
+t.test('replay: snd_una past the replicated data moves the send stream on to it', async (t) => {
+  const s = store();
+  s.apply({ ...open(), replayWindow: 8192 });
+  s.apply({ type: MsgType.SendData, conn: 1, seq: 0xfffffff1, data: b('0123') });
+  t.equal(s.apply(update(0xfffffff1 + 1000)), undefined, 'accepted');
+  const r = s.replicas.get(1)!;
+  t.equal(r.snd.basePos, 1000, 'the stream starts at snd_una');
+  t.equal(r.snd.bytes, 0, 'nothing held: the client has it all');
+  t.equal(r.sndMax, (0xfffffff1 + 1000) >>> 0, 'a rebuild would send from there');
+  t.equal(s.apply({ type: MsgType.SendData, conn: 1, seq: (0xfffffff1 + 1000) >>> 0, data: b('next') }), undefined, 'the next bytes follow on from it');
+  t.equal(s.apply({ type: MsgType.Checkpoint, conn: 1, consumed: 0, produced: 1004, state: b('{}') }), undefined, 'a checkpoint that produced up to there is accepted');
+});
+
+t.test('replay: never past a replicated FIN, nor in strict mode', async (t) => {
+  const s = store();
+  s.apply({ ...open(), replayWindow: 8192 });
+  s.apply({ type: MsgType.SendData, conn: 1, seq: 0xfffffff1, data: b('ab') });
+  const fin = s.apply(update(0xfffffff1 + 100, 4)); // FIN-WAIT-1: our FIN follows the held bytes
+  t.equal(fin?.reason, 'snd-una-beyond-replicated', 'our FIN is replicated with all before it');
+  const strict = store();
+  strict.apply(open());
+  t.equal(strict.apply(update(0xfffffff1 + 100))?.reason, 'snd-una-beyond-replicated', 'strict: refused as before');
 });

@@ -77,7 +77,7 @@ t.test('2. the rebuilt TSval counts the time since the last reading arrived, plu
   const open: Open = {
     type: MsgType.Open, conn: 1, localAddr: SERVER, localPort: SPORT, remoteAddr: CLIENT, remotePort: CPORT,
     iss: 1000, irs: 2000, mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true,
-    tsRecent: 5, tsLast: 0xfffffff0, sndWnd: 65535,
+    tsRecent: 5, tsLast: 0xfffffff0, sndWnd: 65535, replayWindow: 0,
   };
   t.equal(store.apply(open), undefined);
   const r = store.replicas.get(1)!;
@@ -167,7 +167,7 @@ t.test('6. a connection rebuilt after the client\'s FIN gives the app EOF', asyn
   const store = new ReplicaStore({ bytesPerConnection: 1 << 20 });
   store.apply({
     type: MsgType.Open, conn: 1, localAddr: SERVER, localPort: 7, remoteAddr: CLIENT, remotePort: CPORT,
-    iss: 1000, irs: 5000, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 65535,
+    iss: 1000, irs: 5000, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 65535, replayWindow: 0,
   });
   store.apply({ type: MsgType.RecvData, conn: 1, seq: 5001, data: Buffer.from('hello') });
   // CLOSE-WAIT with the client's FIN after "hello".

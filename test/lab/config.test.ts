@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseConfig, type ConfigInput } from '../../shared/config.js';
+import { loadConfig, parseConfig, replayWindow, type ConfigInput } from '../../shared/config.js';
 import { isIntactError } from '../../shared/errors.js';
 
 const KEY = '00112233445566778899aabbccddeeff';
@@ -161,4 +161,15 @@ t.test('tcp: 2 MiB buffers when absent; each buffer within bounds; output fits t
   // The default store (4 MiB) takes output up to 2 MiB; a larger store takes more.
   t.match(failure(t, { ...base, tcp: { sndBuf: 3 << 20 } }), /tcp\.sndBuf: must be at most half of replication\.storeBytesPerConnection \(4194304\)/);
   t.equal(parseConfig({ ...base, tcp: { sndBuf: 3 << 20 }, replication: { key: KEY, storeBytesPerConnection: 8 << 20 } }).tcp.sndBuf, 3 << 20);
+});
+
+t.test('replication.outputReplay: off when absent; a boolean; its window (twice sndBuf) within the wire\'s bound', async (t) => {
+  const base = valid();
+  t.equal(parseConfig(base).replication.outputReplay, false, 'strict by default');
+  t.equal(replayWindow(parseConfig(base)), 0, 'no window when off');
+  const on = parseConfig({ ...base, replication: { key: KEY, outputReplay: true } });
+  t.equal(replayWindow(on), 4 << 20, 'twice the default sndBuf');
+  t.match(failure(t, { ...base, replication: { key: KEY, outputReplay: 'yes' } }), /replication\.outputReplay: must be true or false/);
+  const huge = { ...base, tcp: { sndBuf: 2 ** 30 }, replication: { key: KEY, outputReplay: true, storeBytesPerConnection: 2 ** 31 } };
+  t.match(failure(t, huge), /tcp\.sndBuf: must be at most 536870912 bytes with replication\.outputReplay/);
 });

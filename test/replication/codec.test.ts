@@ -10,8 +10,8 @@ const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buff
 const u53 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 
 const message: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ type: fc.constant(MsgType.Open as const), conn: u32, localAddr: u32, localPort: u16, remoteAddr: u32, remotePort: u16, iss: u32, irs: u32, mss: u16, sndWndShift: fc.integer({ min: 0, max: 14 }), rcvWndShift: fc.integer({ min: 0, max: 14 }), sackOk: fc.boolean(), tsOk: fc.boolean(), tsRecent: u32, tsLast: u32, sndWnd: u32 }),
-  fc.record({ type: fc.constant(MsgType.Resync as const), conn: u32, localAddr: u32, localPort: u16, remoteAddr: u32, remotePort: u16, iss: u32, irs: u32, mss: u16, sndWndShift: fc.integer({ min: 0, max: 14 }), rcvWndShift: fc.integer({ min: 0, max: 14 }), sackOk: fc.boolean(), tsOk: fc.boolean(), tsRecent: u32, tsLast: u32, sndWnd: u32, rcvBase: u53, sndBase: u53 }),
+  fc.record({ type: fc.constant(MsgType.Open as const), conn: u32, localAddr: u32, localPort: u16, remoteAddr: u32, remotePort: u16, iss: u32, irs: u32, mss: u16, sndWndShift: fc.integer({ min: 0, max: 14 }), rcvWndShift: fc.integer({ min: 0, max: 14 }), sackOk: fc.boolean(), tsOk: fc.boolean(), tsRecent: u32, tsLast: u32, sndWnd: u32, replayWindow: fc.integer({ min: 0, max: 2 ** 30 }) }),
+  fc.record({ type: fc.constant(MsgType.Resync as const), conn: u32, localAddr: u32, localPort: u16, remoteAddr: u32, remotePort: u16, iss: u32, irs: u32, mss: u16, sndWndShift: fc.integer({ min: 0, max: 14 }), rcvWndShift: fc.integer({ min: 0, max: 14 }), sackOk: fc.boolean(), tsOk: fc.boolean(), tsRecent: u32, tsLast: u32, sndWnd: u32, replayWindow: fc.integer({ min: 0, max: 2 ** 30 }), rcvBase: u53, sndBase: u53 }),
   fc.record({ type: fc.constant(MsgType.RecvData as const), conn: u32, seq: u32, data: bytes(3000) }),
   fc.record({ type: fc.constant(MsgType.SendData as const), conn: u32, seq: u32, data: bytes(3000) }),
   fc.record({ type: fc.constant(MsgType.Update as const), conn: u32, state: fc.integer({ min: 0, max: 10 }), sndUna: u32, sndWnd: u32, tsRecent: u32, tsLast: u32, finSeq: u32, finReceived: fc.boolean() }),
@@ -173,20 +173,23 @@ t.test('fixed-size messages with the wrong length are refused', async (t) => {
 });
 
 t.test('hostile field values are refused', async (t) => {
-  const open = encode({ type: MsgType.Open, conn: 1, localAddr: 1, localPort: 1, remoteAddr: 2, remotePort: 2, iss: 1, irs: 2, mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 0, tsLast: 0, sndWnd: 0 });
+  const open = encode({ type: MsgType.Open, conn: 1, localAddr: 1, localPort: 1, remoteAddr: 2, remotePort: 2, iss: 1, irs: 2, mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 0, tsLast: 0, sndWnd: 0, replayWindow: 0 });
   const bad = Buffer.from(open);
   bad[5 + 26] = 15;
   t.equal(new FrameDecoder().push(bad).error?.reason, 'bad-window-shift');
   const cp = encode({ type: MsgType.Checkpoint, conn: 1, consumed: 0, produced: 0, state: Buffer.alloc(0) });
   cp.writeUInt32BE(0xffffffff, 5 + 4);
   t.equal(new FrameDecoder().push(cp).error?.reason, 'u53-overflow');
-  const resync = encode({ type: MsgType.Resync, conn: 1, localAddr: 1, localPort: 1, remoteAddr: 2, remotePort: 2, iss: 1, irs: 2, mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 0, tsLast: 0, sndWnd: 0, rcvBase: 5, sndBase: 7 });
+  const resync = encode({ type: MsgType.Resync, conn: 1, localAddr: 1, localPort: 1, remoteAddr: 2, remotePort: 2, iss: 1, irs: 2, mss: 1460, sndWndShift: 7, rcvWndShift: 7, sackOk: true, tsOk: true, tsRecent: 0, tsLast: 0, sndWnd: 0, replayWindow: 0, rcvBase: 5, sndBase: 7 });
   const far = Buffer.from(resync);
-  far.writeUInt32BE(0xffffffff, 5 + 41 + 8);
+  far.writeUInt32BE(0xffffffff, 5 + 45 + 8);
   t.equal(new FrameDecoder().push(far).error?.reason, 'u53-overflow', 'a resync stream base beyond 2^53');
   const short = Buffer.from(resync.subarray(0, resync.length - 8));
   short.writeUInt32BE(short.length - 4, 0);
-  t.equal(new FrameDecoder().push(short).error?.reason, `bad-length:${MsgType.Resync}:49`, 'a resync without its bases');
+  t.equal(new FrameDecoder().push(short).error?.reason, `bad-length:${MsgType.Resync}:53`, 'a resync without its bases');
+  const wide = Buffer.from(open);
+  wide.writeUInt32BE(2 ** 30 + 1, 5 + 41);
+  t.equal(new FrameDecoder().push(wide).error?.reason, 'bad-replay-window', 'a replay window past 2^30 (sequence comparisons need it far below 2^31)');
 });
 
 t.test('random bytes never throw', async () => {

@@ -2,36 +2,22 @@
 // a backup's protection at one of its app's checkpoints. No root, no sockets: the
 // engine in memory, a channel that records, segments in and out.
 import t from 'tap';
-import { TcpStack } from '../../shared/tcp/stack.js';
-import type { TcpConnection } from '../../shared/tcp/connection.js';
-import { ACK, PSH, SYN, type TcpSegment } from '../../shared/tcp/segment.js';
+import { ACK, PSH, SYN } from '../../shared/tcp/segment.js';
 import { Mirror } from '../../primary/replication/mirror.js';
 import { MsgType } from '../../shared/replication/messages.js';
 import { RecordingChannel } from '../helpers/recording-channel.js';
 import { ReplicaStore } from '../../backup-daemon/store.js';
-import { CLIENT, CPORT, SERVER, SPORT } from '../tcp/harness.js';
-
-const settle = () => new Promise<void>((r) => setImmediate(() => setImmediate(r)));
-
-function seg(o: Partial<TcpSegment>): TcpSegment {
-  return { srcPort: CPORT, dstPort: SPORT, seq: 0, ack: 0, flags: ACK, window: 65535, options: {}, payload: Buffer.alloc(0), ...o };
-}
+import { memoryServer, settle } from '../helpers/memory-server.js';
 
 /** An unprotected connection that has exchanged a request and a reply; then the client
  *  sends `pending` (unread by the app unless `read`) and the app writes `unsent` that
  *  the client has not acknowledged. */
 async function unprotectedSession(o: { read?: boolean } = {}) {
-  const stack = new TcpStack({ random: () => 0.25, mss: 536 });
-  let conn: TcpConnection | undefined;
-  stack.listen(SPORT).onConnection = (c) => {
-    conn = c;
-    c.handler = { readable: () => {}, writable: () => {}, end: () => {}, closed: () => {} };
-  };
-  const input = (s: Partial<TcpSegment>, now: number) => stack.input({ src: CLIENT, dst: SERVER, seg: seg(s) }, now);
+  const { stack, input, connection } = memoryServer({ random: () => 0.25, mss: 536 });
   input({ seq: 7, flags: SYN }, 1);
   const iss = stack.poll(1).find((d) => d.seg.flags === (SYN | ACK))!.seg.seq;
   input({ seq: 8, ack: (iss + 1) >>> 0 }, 2);
-  const c = conn!;
+  const c = connection();
   input({ seq: 8, ack: (iss + 1) >>> 0, flags: ACK | PSH, payload: Buffer.from('SET a 1\n') }, 3);
   t.equal(c.recv()?.toString(), 'SET a 1\n');
   c.send(Buffer.from('OK\n'));

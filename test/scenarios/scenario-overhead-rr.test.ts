@@ -26,6 +26,16 @@ t.test('summarizeRr: overhead on totals, added latency on medians, the 1.5 × RT
   t.equal(summarizeRr([s('off', 100, 500_000), s('on', 200, 600_000)], 50).find((x) => x.workload === '256→1')!.targetMet, false);
   t.equal(rows.length, WORKLOADS.length, 'one row per workload');
   t.equal(rows.find((x) => x.workload === '1000→1000')!.on, null, 'no samples: null, not zero');
+  t.equal(r.replay, null, 'no replay samples: null');
+  t.equal(r.replayTargetMet, null);
+});
+
+t.test('summarizeRr: output replay against off and the same target', async (t) => {
+  const s = (mode: string, medianUs: number): Sample => ({ workload: '256→1', mode, medianUs, p95Us: medianUs * 2, totalUs: medianUs * 1000, verified: true });
+  const r = summarizeRr([s('off', 100), s('on', 190), s('replay', 112)], 50).find((x) => x.workload === '256→1')!;
+  t.equal(r.targetMet, false, 'strict: +90 µs > 75');
+  t.equal(r.replayAddedUs, 12);
+  t.equal(r.replayTargetMet, true, 'replay: +12 µs ≤ 75');
 });
 
 t.test('summarizeRr ignores unverified runs and takes the median over runs', async (t) => {
@@ -67,7 +77,7 @@ t.test('overhead-rr --quick writes its files with sane figures', rootOnly(), asy
   const samples = JSON.parse(readFileSync(join(out, 'samples.json'), 'utf8')) as Sample[];
   const rr = samples.filter((s) => s.workload !== 'replication link');
   t.equal(samples.length - rr.length, rttPoints(true), 'the replication link measured at the start and at the end');
-  t.equal(rr.length, WORKLOADS.length * 3 * QUICK.runs, 'one sample per workload, mode and run');
+  t.equal(rr.length, WORKLOADS.length * 4 * QUICK.runs, 'one sample per workload, mode and run');
   for (const s of rr) {
     t.equal(s.exchanges, QUICK.exchanges, `${s.workload} ${s.mode}: exchanges as asked`);
     t.equal(s.verified, true, `${s.workload} ${s.mode}: replies verified`);

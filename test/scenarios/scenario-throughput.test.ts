@@ -33,12 +33,12 @@ t.test('summarizeThroughput: CPU per MB medians, and the primary-bound ratio off
   const s = (mode: string, server: number, backup: number | null = null): Sample => ({ direction: 'to', mode, gbps: 1, verified: true, serverCpuMsPerMB: server, backupCpuMsPerMB: backup });
   const rows = summarizeThroughput([s('kernel', 3), s('off', 6), s('off', 6.4), s('off', 6.2), s('on', 6.9, 3), s('on', 7.1, 2.8), s('on', 7, 2.9)]);
   const to = rows.find((r) => r.direction === 'to')!;
-  t.same(to.serverCpuMsPerMB, { kernel: 3, off: 6.2, on: 7 });
+  t.same(to.serverCpuMsPerMB, { kernel: 3, off: 6.2, on: 7, replay: null });
   t.equal(to.backupCpuMsPerMB, 2.9);
   t.equal(to.primaryBoundRatio, 0.886);
   const from = rows.find((r) => r.direction === 'from')!;
   t.equal(from.primaryBoundRatio, null, 'no runs: no model');
-  t.same(to.machineIdlePct, { kernel: null, off: null, on: null }, 'not measured: null, not 0');
+  t.same(to.machineIdlePct, { kernel: null, off: null, on: null, replay: null }, 'not measured: null, not 0');
 });
 
 t.test('summarizeThroughput: the machine-bound ratio from server, backup and client CPU per MB', async (t) => {
@@ -46,16 +46,31 @@ t.test('summarizeThroughput: the machine-bound ratio from server, backup and cli
     ({ direction: 'from', mode, gbps: 1, verified: true, serverCpuMsPerMB: server, clientCpuMsPerMB: client, backupCpuMsPerMB: backup });
   const rows = summarizeThroughput([s('off', 0.7, 0.6), s('off', 0.8, 0.7), s('on', 1.3, 0.6, 0.6), s('on', 1.2, 0.7, 0.5)]);
   const from = rows.find((r) => r.direction === 'from')!;
-  t.same(from.clientCpuMsPerMB, { kernel: null, off: 0.65, on: 0.65 });
+  t.same(from.clientCpuMsPerMB, { kernel: null, off: 0.65, on: 0.65, replay: null });
   t.equal(from.machineBoundRatio, 0.571, '(0.75 + 0.65) / (1.25 + 0.55 + 0.65)');
   const none = summarizeThroughput([s('off', 0.7, null), s('on', 1.3, 0.6, 0.6)]).find((r) => r.direction === 'from')!;
   t.equal(none.machineBoundRatio, null, 'a client that reported no CPU: no model');
 });
 
+t.test('summarizeThroughput: output replay beside strict, each against off and the target', async (t) => {
+  const s = (mode: string, gbps: number, server: number, client: number, backup: number | null = null): Sample =>
+    ({ direction: 'from', mode, gbps, verified: true, serverCpuMsPerMB: server, clientCpuMsPerMB: client, backupCpuMsPerMB: backup });
+  const rows = summarizeThroughput([s('off', 8, 0.8, 0.8), s('on', 4.8, 1.4, 0.8, 0.7), s('replay', 7.6, 0.9, 0.8, 0.2)]);
+  const from = rows.find((r) => r.direction === 'from')!;
+  t.equal(from.ratio, 0.6, 'strict');
+  t.equal(from.targetMet, false);
+  t.equal(from.replay, 7.6);
+  t.equal(from.replayRatio, 0.95, 'replay / off');
+  t.equal(from.replayTargetMet, true);
+  t.equal(from.replayBackupCpuMsPerMB, 0.2);
+  t.equal(from.replayMachineBoundRatio, 0.842, '(0.8 + 0.8) / (0.9 + 0.8 + 0.2)');
+  t.equal(from.machineBoundRatio, 0.552, 'strict: (0.8 + 0.8) / (1.4 + 0.8 + 0.7)');
+});
+
 t.test('summarizeThroughput: the machine\'s idle share, median per mode', async (t) => {
   const s = (mode: string, idle: number | null): Sample => ({ direction: 'from', mode, gbps: 1, verified: true, machineIdlePct: idle });
   const rows = summarizeThroughput([s('off', 30), s('off', 40), s('off', 35), s('on', 2), s('on', null), s('on', 4)]);
-  t.same(rows.find((r) => r.direction === 'from')!.machineIdlePct, { kernel: null, off: 35, on: 3 });
+  t.same(rows.find((r) => r.direction === 'from')!.machineIdlePct, { kernel: null, off: 35, on: 3, replay: null });
 });
 
 t.test('throughput --quick writes its files with sane figures', rootOnly(), async (t) => {
@@ -68,13 +83,13 @@ t.test('throughput --quick writes its files with sane figures', rootOnly(), asyn
   t.same(summary.errors, [], 'no step failed');
   t.equal(summary.ok, true);
   const samples = JSON.parse(readFileSync(join(out, 'samples.json'), 'utf8')) as Sample[];
-  t.equal(samples.length, 2 * 3 * QUICK.runs, 'one sample per direction, mode and run');
+  t.equal(samples.length, 2 * 4 * QUICK.runs, 'one sample per direction, mode and run');
   for (const s of samples) {
     t.equal(s.bytes, QUICK.bytes, `${s.direction} ${s.mode}: every byte`);
     t.equal(s.verified, true, `${s.direction} ${s.mode}: sha256 verified`);
     t.ok(positive(s.gbps), `${s.direction} ${s.mode}: positive throughput`);
     t.ok(positive(s.serverCpuMsPerMB), `${s.direction} ${s.mode}: the server's CPU was counted`);
-    if (s.mode === 'on') t.ok(positive(s.backupCpuMsPerMB), `${s.direction}: the backup's CPU was counted`);
+    if (s.mode === 'on' || s.mode === 'replay') t.ok(positive(s.backupCpuMsPerMB), `${s.direction} ${s.mode}: the backup's CPU was counted`);
     t.ok(positive(s.clientCpuMsPerMB), `${s.direction} ${s.mode}: the client's CPU was counted`);
     t.ok(typeof s.machineIdlePct === 'number' && s.machineIdlePct >= 0 && s.machineIdlePct <= 100, `${s.direction} ${s.mode}: the machine's idle share was read`);
     const warmup = readFileSync(join(out, 'logs', `client-bulk-${s.direction}-${s.mode}-${s.run}-warmup1.log`), 'utf8');

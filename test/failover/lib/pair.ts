@@ -13,6 +13,8 @@ import { loadConfig } from '../../../shared/config.js';
 export interface TakeoverEvent {
   event: 'takeover';
   connections: number;
+  /** Rebuilt for output replay (backup-daemon/takeover.ts). */
+  replayed: number;
   failed: number;
   rebuildMs: number;
   claimMs: number;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { withLab, type Lab } from '../../../lab/topology.js';
+import { withLab, type ConfigPatch, type Lab } from '../../../lab/topology.js';
 import { cycleCount, prng, testSeed } from './instants.js';
 import type { CycleOutcome } from './cycle.js';
 import { Pair } from './pair.js';
@@ -14,6 +14,8 @@ import { Pair } from './pair.js';
 export interface SuiteOptions {
   /** Short name for temp dirs ("download"). */
   name: string;
+  /** Settings over the lab's config (e.g. output replay). */
+  config?: ConfigPatch;
   clients?: number;
   /** Stop running cycles after this many failed ones (default 3). */
   maxFailures?: number;
@@ -54,7 +56,7 @@ export async function runSuite(t: Test, o: SuiteOptions): Promise<CycleOutcome[]
   let failures = 0;
   const t0 = Date.now();
   try {
-    await withLab({ clients: o.clients ?? 1 }, async (lab) => {
+    await withLab({ clients: o.clients ?? 1, config: o.config }, async (lab) => {
       const plans = await o.prepare({ lab, dir, rand: prng(seed), cycles });
       for (const [i, plan] of plans.entries()) {
         if (failures >= (o.maxFailures ?? 3)) {

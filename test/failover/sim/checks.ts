@@ -2,7 +2,9 @@
 //   rule 1  an ACK (or SACK block) the primary emits never passes the receive point
 //           the backup's store holds (what a rebuild would give as rcv_nxt);
 //   rule 2  no sequence space the primary emits (data, SYN, FIN) lies beyond the send
-//           end the store holds;
+//           end the store holds; with output replay, data may lie up to the replay
+//           window past the snd_una the store holds (the backup accepts the client's ACK
+//           up to there), the SYN and the FIN still not past the store's end;
 //   rule 8  after takeover, TSvals continue at or above the last one the primary sent;
 //           the backup never acknowledges bytes the client never sent (the client
 //           would drop that segment whole);
@@ -14,7 +16,7 @@
 
 import type { ReplicaStore, Replica } from '../../../backup-daemon/store.js';
 import { STATES, finIssued } from '../../../shared/replication/states.js';
-import { ACK, RST, SYN, segLen, type Datagram } from '../../../shared/tcp/segment.js';
+import { ACK, FIN, RST, SYN, segLen, type Datagram } from '../../../shared/tcp/segment.js';
 import type { TcpState } from '../../../shared/tcp/tcb.js';
 import { seqAdd, seqGe, seqGt } from '../../../shared/tcp/seq.js';
 
@@ -70,7 +72,14 @@ export class RuleChecker {
     const fin = r.update !== undefined && finIssued(STATES[r.update.state]!) ? 1 : 0;
     const sndEnd = seqAdd(r.sndMax, fin);
     const end = seqAdd(s.seq, segLen(s));
-    if (seqGt(end, sndEnd)) this.#fail(`rule 2: the primary sent up to ${end} (flags ${s.flags}), the backup holds up to ${sndEnd}`);
+    const w = r.open.replayWindow;
+    if (w > 0 && !(s.flags & (SYN | FIN))) {
+      const una = r.update !== undefined && seqGt(r.update.sndUna, r.sndSeq(r.snd.basePos)) ? r.update.sndUna : r.sndSeq(r.snd.basePos);
+      const limit = seqAdd(una, w);
+      if (seqGt(end, limit) && seqGt(end, sndEnd)) this.#fail(`rule 2 (replay): the primary sent up to ${end}, past the window over the backup's snd_una (${limit})`);
+    } else if (seqGt(end, sndEnd)) {
+      this.#fail(`rule 2: the primary sent up to ${end} (flags ${s.flags}), the backup holds up to ${sndEnd}`);
+    }
     this.#saw(d, r.open.rcvWndShift);
   }
 

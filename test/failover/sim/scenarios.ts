@@ -112,6 +112,47 @@ export const SCENARIOS: Record<string, Scenario> = {
     checkpointEvery: 1,
     finishDelayMs: 5,
   },
+  /** Output replay: the download's bytes leave unreplicated, up to a window of 4,000
+   *  bytes past the backup's snd_una (smaller than a reply, so the window binds); the
+   *  backup's app writes them again and the client's ACK tells the rebuilt engine how
+   *  many to drop. */
+  replayDownload: {
+    ...base,
+    name: 'replayDownload',
+    workload: {
+      requests: [{ reply: 3000, pad: 5 }, { reply: 6000, pad: 5 }, { reply: 3500, pad: 5 }],
+      closer: 'client', maxWrite: 100, pipelined: false,
+    },
+    checkpointEvery: 2,
+    finishDelayMs: 15,
+    replayWindow: 4000,
+  },
+  /** Output replay, both ways, the server closes first: the FIN waits for the backup to
+   *  hold it and every byte before it. */
+  replayServerCloses: {
+    ...base,
+    name: 'replayServerCloses',
+    workload: {
+      requests: [{ reply: 1500, pad: 1500 }, { reply: 2500, pad: 600 }, { reply: 400, pad: 2200 }],
+      closer: 'server', maxWrite: 900, pipelined: true, closeDelayMs: 20,
+    },
+    checkpointEvery: 1,
+    issNearWrap: true,
+    replayWindow: 4000,
+  },
+  /** Output replay with an app that never checkpoints: the backup's app writes the
+   *  whole reply stream again from byte 0. */
+  replayNoCheckpoint: {
+    ...base,
+    name: 'replayNoCheckpoint',
+    workload: {
+      requests: [{ reply: 1200, pad: 800 }, { reply: 5000, pad: 1500 }, { reply: 100, pad: 900 }],
+      closer: 'client', maxWrite: 700, pipelined: false,
+    },
+    checkpointEvery: 0,
+    finishDelayMs: 15,
+    replayWindow: 3000,
+  },
   /** A bad link: 10% loss, duplicates, reordering by up to 12 ms. */
   lossy: {
     ...base,

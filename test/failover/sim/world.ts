@@ -73,6 +73,9 @@ export interface Scenario {
   /** The backup arrives this late (ms): the connection runs unprotected until then,
    *  and is put under protection at the app's next checkpoint (Mirror.resync). */
   protectAfterMs?: number;
+  /** Output replay (primary/replication/mirror.ts) with this window, bytes; the app's
+   *  replies are a pure function of its input and checkpoint, as replay requires. */
+  replayWindow?: number;
 }
 
 export interface RunResult {
@@ -89,6 +92,9 @@ export interface RunResult {
   /** The first step after which the store held a complete replica of every
    *  connection that was resynchronised (protectAfterMs), or undefined. */
   resyncedAtStep: number | undefined;
+  /** Output replay: ACKs that told the backup's engine the client held more than it
+   *  had sent (StackStats.replayCatchUps). */
+  replayCatchUps: number;
   endedAt: number;
   failures: string[];
 }
@@ -144,7 +150,10 @@ class World {
       primaryAlive: () => this.primaryAlive,
       violation: (w) => this.checker.violation(w),
     });
-    this.mirror = new Mirror({ channel: this.channel, bytesPerConnection: sc.bytesPerConnection, wake: () => undefined });
+    this.mirror = new Mirror({
+      channel: this.channel, bytesPerConnection: sc.bytesPerConnection, wake: () => undefined,
+      replays: () => sc.replayWindow !== undefined, replayWindow: sc.replayWindow,
+    });
     if (sc.protectAfterMs === undefined) {
       this.primary.observer = this.mirror;
     } else {
@@ -217,6 +226,7 @@ class World {
       tookOver: this.backup !== undefined,
       restored: this.restored,
       resyncedAtStep: this.resyncedAtStep,
+      replayCatchUps: this.backup?.stats.replayCatchUps ?? 0,
       endedAt: this.now,
       failures,
     };
