@@ -153,6 +153,46 @@ export const SCENARIOS: Record<string, Scenario> = {
     finishDelayMs: 15,
     replayWindow: 3000,
   },
+  /** Output replay on a bad link (10% loss, duplicates, reordering): the client's ACKs
+   *  that tell the rebuilt connection where it is come late, twice, out of order. */
+  replayLossy: {
+    ...base,
+    name: 'replayLossy',
+    link: { loss: 0.1, dup: 0.03, delay: 4, jitter: 12 },
+    workload: {
+      requests: [{ reply: 2500, pad: 900 }, { reply: 600, pad: 1600 }, { reply: 4200, pad: 100 }],
+      closer: 'server', maxWrite: 500, pipelined: false,
+    },
+    checkpointEvery: 1,
+    replayWindow: 3000,
+  },
+  /** Output replay with a small bound on the backup (rule 7): a checkpoint's output and
+   *  the bytes before our FIN wait for room while the client's ACKs make some of them
+   *  unneeded. */
+  replayBackPressure: {
+    ...base,
+    name: 'replayBackPressure',
+    bytesPerConnection: 3200,
+    workload: {
+      requests: [{ reply: 1800, pad: 1400 }, { reply: 1500, pad: 1500 }, { reply: 900, pad: 1000 }, { reply: 2500, pad: 200 }],
+      closer: 'client', maxWrite: 800, pipelined: true,
+    },
+    checkpointEvery: 1,
+    replayWindow: 3000,
+  },
+  /** Output replay for a connection resynchronised when the backup arrives mid-session. */
+  replayResync: {
+    ...base,
+    name: 'replayResync',
+    protectAfterMs: 30,
+    workload: {
+      requests: [{ reply: 600, pad: 400 }, { reply: 100, pad: 300 }, { reply: 1500, pad: 300 }, { reply: 300, pad: 1800 }, { reply: 2500, pad: 100 }, { reply: 200, pad: 900 }],
+      closer: 'client', maxWrite: 700, pipelined: false,
+    },
+    checkpointEvery: 1,
+    finishDelayMs: 5,
+    replayWindow: 2000,
+  },
   /** A bad link: 10% loss, duplicates, reordering by up to 12 ms. */
   lossy: {
     ...base,
