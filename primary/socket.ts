@@ -470,7 +470,9 @@ export class IntactSocket extends Duplex {
     this.pulling = true;
     try {
       while (this.wantRead) {
-        const room = this.protection ? this.protection.recvLimit() - this.pulledPos : undefined;
+        // Asked each time round: the app may checkpoint (and so resynchronise) in push().
+        const protection = this.protection;
+        const room = protection ? protection.recvLimit() - this.pulledPos : undefined;
         if (room !== undefined && room <= 0) break;
         const b = conn.recv(room);
         if (b === undefined || b.length === 0) break;

@@ -34,6 +34,8 @@ export interface DemoOptions {
   /** Kill the primary once the client has this fraction of the file. */
   killAt?: number;
   prefix?: string;
+  /** Run the pair with output replay (replication.outputReplay) instead of strict. */
+  outputReplay?: boolean;
 }
 
 export interface DemoResult {
@@ -45,6 +47,10 @@ export interface DemoResult {
   kickMs: number;
   stallMs: number;
   connections: number;
+  /** Output replay was on, and how many rebuilt connections the backup's app wrote
+   *  again from the request (every one, with replay on). */
+  outputReplay: boolean;
+  replayed: number;
   bytesVerified: boolean;
   rstSeenByClient: number;
   bytes: number;
@@ -112,7 +118,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const env = { ...process.env, INTACT_LOG_LEVEL: process.env.INTACT_LOG_LEVEL ?? 'info' };
 
   say(`1. building the lab "${prefix}": a client, a primary, a backup, a switch; service LAN 192.0.2.0/24, VIP 192.0.2.100`);
-  return withLab({ prefix }, async (lab: LabPlan) => {
+  const replay = o.outputReplay === true;
+  return withLab({ prefix, config: replay ? { replication: { outputReplay: true } } : undefined }, async (lab: LabPlan) => {
     const ns = (node: string) => findNode(lab, node).netns;
     const started: ManagedProcess[] = [];
     try {
@@ -134,7 +141,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       });
       started.push(primary);
       await backup.waitForLine(/"event":"primary-alive"/, 10_000);
-      say('4. primary started: serving http on 192.0.2.100:80, protected by the backup (heartbeats on both paths)');
+      say('4. primary started: serving http on 192.0.2.100:80, protected by the backup (heartbeats on both paths)' +
+        (replay ? '; output replay: the file\'s bytes go out unreplicated, the backup would serve them again from the request' : ''));
 
       const capture = await startProcess({
         name: 'capture', netns: ns('client'), cwd: REPO_ROOT,
@@ -179,7 +187,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       const detectMs = dead ? Number(dead.detectedAt) - killAt : NaN;
       if (dead && tk) {
         say(`8. the backup declared the primary dead ${detectMs.toFixed(1)} ms after the kill, then took over ${tk.connections} connection(s): ` +
-          `rebuild ${Number(tk.rebuildMs).toFixed(2)} ms, restart the app ${Number(tk.restartMs).toFixed(2)} ms, claim the VIP ${Number(tk.claimMs).toFixed(2)} ms, kick ${Number(tk.kickMs).toFixed(2)} ms`);
+          `rebuild ${Number(tk.rebuildMs).toFixed(2)} ms, restart the app ${Number(tk.restartMs).toFixed(2)} ms, claim the VIP ${Number(tk.claimMs).toFixed(2)} ms, kick ${Number(tk.kickMs).toFixed(2)} ms` +
+          (replay ? `; ${Number(tk.replayed ?? 0)} rebuilt for output replay (the app writes the file again, the client's ACK says how much to skip)` : ''));
       } else {
         say(`8. NO TAKEOVER seen in the backup's output (see ${join(logDir, 'backup.log')})`);
       }
@@ -197,7 +206,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       for (const k of WATCHED) moved[k] = (after[k] ?? 0) - (before[k] ?? 0);
       say(`10. the client saw a stall of ${stallMs.toFixed(1)} ms, ${rsts} RST segment(s); its kernel counters moved: ` +
         Object.entries(moved).map(([k, v]) => `${k} ${v}`).join(', '));
-      const ok = verified && rsts === 0 && !!tk && moved.TcpEstabResets === 0 && moved.TcpExtPAWSEstab === 0 && moved.TcpExtTCPChallengeACK === 0;
+      const replayed = Number(tk?.replayed ?? 0);
+      const ok = verified && rsts === 0 && !!tk && moved.TcpEstabResets === 0 && moved.TcpExtPAWSEstab === 0 && moved.TcpExtTCPChallengeACK === 0 &&
+        (!replay || replayed === Number(tk.connections));
       return {
         ok,
         detectMs,
@@ -207,6 +218,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
         kickMs: Number(tk?.kickMs ?? NaN),
         stallMs,
         connections: Number(tk?.connections ?? 0),
+        outputReplay: replay,
+        replayed,
         bytesVerified: verified,
         rstSeenByClient: rsts,
         bytes: result.bytes,
@@ -242,8 +255,9 @@ export function registerDemo(program: Command): void {
       return n;
     }, 0.4)
     .option('--prefix <name>', 'lab prefix (default: a unique one)')
-    .action(async (opts: { json?: boolean; mb: number; killAt: number; prefix?: string }) => {
-      const r = await runDemo({ json: opts.json, mb: opts.mb, killAt: opts.killAt, prefix: opts.prefix });
+    .option('--output-replay', 'run the pair with output replay (replication.outputReplay) instead of strict output commit')
+    .action(async (opts: { json?: boolean; mb: number; killAt: number; prefix?: string; outputReplay?: boolean }) => {
+      const r = await runDemo({ json: opts.json, mb: opts.mb, killAt: opts.killAt, prefix: opts.prefix, outputReplay: opts.outputReplay });
       if (opts.json) {
         const { steps: _s, ...figures } = r;
         process.stdout.write(JSON.stringify(figures) + '\n');

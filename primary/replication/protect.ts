@@ -125,7 +125,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
     this.runtime.stack.observer = mirror;
     ch.on('down', (reason) => this.linkDown(reason));
     ch.on('confirm', () => this.heartbeats?.heard('replication'));
-    const older = [...this.runtime.stack.connections()].length;
+    const older = this.runtime.stack.connectionCount;
     log.info({ backup: `${c.backup.replicationAddress}:${c.replication.port}` }, 'protected by the backup');
     if (older > 0) {
       log.warn({ connections: older }, 'connections served before this backup came are protected again at their app\'s next checkpoint (never, for an app that does not checkpoint)');
