@@ -24,7 +24,7 @@
 import type { TcpConnection, ConnectionObserver } from '../../shared/tcp/connection.js';
 import type { TcpState } from '../../shared/tcp/tcb.js';
 import { MsgType, type Message, type Open } from '../../shared/replication/messages.js';
-import { STATES, stateIndex } from '../../shared/replication/states.js';
+import { stateIndex } from '../../shared/replication/states.js';
 import { logger } from '../../shared/log.js';
 import { seqGt, seqLt } from '../../shared/tcp/seq.js';
 import type { SocketProtection } from '../socket.js';
@@ -180,7 +180,7 @@ export class Mirror implements ConnectionObserver {
     // flowing, where one per batch cost the backup (and the primary's kernel) a message,
     // a write and a wake-up per event-loop turn.
     if (m.replay && c.finSeq === undefined && m.pendingSend.length === 0 && m.checkpoints.length === 0 &&
-        m.sndEnd === m.sndFreed && reportedState(c.state, false, false) === STATES[m.lastState] &&
+        m.sndEnd === m.sndFreed && stateIndex(reportedState(c.state, false, c.rcvFinSeq !== undefined && m.pendingRecv.length === 0)) === m.lastState &&
         this.sndUnaPos(m) - m.lastUna < this.o.replayWindow! / 4) return;
     if (!m.dirty) {
       m.dirty = true;
@@ -397,13 +397,13 @@ export class Mirror implements ConnectionObserver {
   private sendUpdate(m: Mirrored): void {
     const c = m.c;
     const finRecv = c.rcvFinSeq !== undefined && m.pendingRecv.length === 0;
-    const finSend = c.finSeq !== undefined && m.pendingSend.length === 0;
     // Free on the backup only what the client acknowledged (rule 4), counted in
     // stream positions so a connection may pass 4 GiB.
     const una = this.sndUnaPos(m);
     // Replay: the backup's send stream jumps to snd_una (the client holds everything
     // below it); bytes waiting to be replicated below it are not needed any more.
-    if (m.replay && !m.finSendSent && una > m.sndEnd) {
+    const jump = m.replay && !m.finSendSent && una > m.sndEnd;
+    if (jump) {
       let drop = una - m.sndEnd;
       while (drop > 0 && m.pendingSend.length > 0) {
         const d = m.pendingSend[0];
@@ -417,6 +417,11 @@ export class Mirror implements ConnectionObserver {
       }
       m.sndEnd = una;
     }
+    // Our FIN goes on record once every byte before it is on the backup. Replay: never
+    // in the UPDATE that moves the backup's stream (the store refuses a jump past a FIN
+    // it is told of); the next UPDATE, once the bytes up to the FIN are shipped, does.
+    const finSend = c.finSeq !== undefined && m.pendingSend.length === 0 &&
+      (!m.replay || (!jump && m.sndEnd === c.bytesWritten));
     const msgState = stateIndex(reportedState(c.state, finSend, finRecv));
     const msg = this.o.channel.send({
       type: MsgType.Update, conn: m.id, state: msgState,

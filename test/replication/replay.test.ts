@@ -128,3 +128,21 @@ t.test('input is still acknowledged only once the backup holds it (rule 1)', asy
   await confirm();
   t.ok(stack.poll(600).some((d) => d.seg.ack === 14), 'acknowledged once confirmed');
 });
+
+t.test('a close right after an ACK the backup has not heard of: the jump and the FIN go in separate UPDATEs, and the store takes both', async (t) => {
+  const { stack, c, iss, input, since, confirm } = await established();
+  c.send(Buffer.alloc(3000, 1));
+  stack.poll(3);
+  // The client acknowledges everything; the app closes in the same turn, before the
+  // mirror's coalesced UPDATE for that ACK goes out.
+  input({ seq: 8, ack: (iss + 1 + 3000) >>> 0 }, 4);
+  const before = since(0).length;
+  c.close();
+  const run = since(before);
+  t.same(run.map((m) => m.type), [MsgType.Update, MsgType.Update], 'the jump to snd_una, then the FIN');
+  t.match(run[0], { state: 3 }, 'the jump claims no FIN (ESTABLISHED)');
+  t.match(run[1], { state: 4 }, 'the next one does (FIN-WAIT-1)');
+  await confirm(); // throws if the store refuses a message
+  const out = stack.poll(5);
+  t.ok(out.some((d) => d.seg.flags & FIN && d.seg.seq === ((iss + 3001) >>> 0)), 'the FIN leaves once confirmed');
+});
