@@ -9,7 +9,7 @@
 import {
   MsgType, type Checkpoint, type Message, type Open, type Update,
 } from '../shared/replication/messages.js';
-import { STATES, finIssued } from '../shared/replication/states.js';
+import { STATES } from '../shared/replication/states.js';
 
 /** Raised by apply(): the session must end; `reason` is logged and counted. */
 export class ReplicaError {
@@ -309,9 +309,13 @@ export class ReplicaStore {
         const off = (m.sndUna - r.sndSeq(r.snd.basePos)) | 0;
         const unaPos = r.snd.basePos + Math.max(0, off);
         // Output replay: the client acknowledged bytes the primary did not replicate
-        // (its app regenerates them); the send stream jumps to snd_una. Never past our
-        // FIN: the FIN and all before it are replicated before it leaves.
-        const jump = r.open.replayWindow > 0 && !finIssued(STATES[m.state] ?? 'CLOSED') && unaPos > r.snd.endPos;
+        // (its app regenerates them); the send stream jumps to snd_una. Only while
+        // established (never past our FIN: the FIN and all before it are replicated
+        // before it leaves), and at most the replay window at a time (the primary's
+        // output never runs further past the snd_una it replicated).
+        const state = STATES[m.state];
+        const jump = r.open.replayWindow > 0 && (state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && unaPos > r.snd.endPos &&
+          unaPos - r.snd.endPos <= r.open.replayWindow;
         if (unaPos > r.snd.endPos + 1 && !jump) return new ReplicaError('snd-una-beyond-replicated', m.conn);
         r.update = m;
         r.tsHeardAt = this.clock();

@@ -401,8 +401,10 @@ export class Mirror implements ConnectionObserver {
     // stream positions so a connection may pass 4 GiB.
     const una = this.sndUnaPos(m);
     // Replay: the backup's send stream jumps to snd_una (the client holds everything
-    // below it); bytes waiting to be replicated below it are not needed any more.
-    const jump = m.replay && !m.finSendSent && una > m.sndEnd;
+    // below it); bytes waiting to be replicated below it are not needed any more. Only
+    // where the store takes a jump: ESTABLISHED or CLOSE-WAIT, before our FIN.
+    const open = reportedState(c.state, false, finRecv);
+    const jump = m.replay && !m.finSendSent && una > m.sndEnd && (open === 'ESTABLISHED' || open === 'CLOSE-WAIT');
     if (jump) {
       let drop = una - m.sndEnd;
       while (drop > 0 && m.pendingSend.length > 0) {
@@ -422,10 +424,13 @@ export class Mirror implements ConnectionObserver {
     // it is told of); the next UPDATE, once the bytes up to the FIN are shipped, does.
     const finSend = c.finSeq !== undefined && m.pendingSend.length === 0 &&
       (!m.replay || (!jump && m.sndEnd === c.bytesWritten));
+    // Replay, no jump allowed (a connection reset or not yet established): snd_una as
+    // far as the store holds, which is all a rebuild could use.
+    const sndUna = m.replay && !jump && una > m.sndEnd + (m.finSendSent ? 1 : 0) ? (c.iss + 1 + m.sndEnd) >>> 0 : c.sndUna;
     const msgState = stateIndex(reportedState(c.state, finSend, finRecv));
     const msg = this.o.channel.send({
       type: MsgType.Update, conn: m.id, state: msgState,
-      sndUna: c.sndUna, sndWnd: c.sndWnd, tsRecent: c.tsRecent, tsLast: tsClock(c),
+      sndUna, sndWnd: c.sndWnd, tsRecent: c.tsRecent, tsLast: tsClock(c),
       finSeq: finRecv ? c.rcvFinSeq! : 0, finReceived: finRecv,
     });
     m.sndFreed = Math.min(m.sndEnd, una);
@@ -443,10 +448,13 @@ export class Mirror implements ConnectionObserver {
       else g.send = (c.finSeq! + 1) >>> 0;
     } else if (m.replay && c.state !== 'SYN-RECEIVED') {
       // Replay: output may run the window ahead of the snd_una the backup holds.
-      g.send = (c.sndUna + this.o.replayWindow!) >>> 0;
+      g.send = (sndUna + this.o.replayWindow!) >>> 0;
     }
     if (g.ack !== undefined || g.send !== undefined || g.fin) this.gate(g);
-    if (m.pendingSend.length > 0 || m.pendingRecv.length > 0) this.pump(m);
+    // A jump may have emptied what waited for room: the checkpoints and the FIN behind
+    // it go now (pump's end sends the FIN's UPDATE; that one jumps no more).
+    if (m.pendingSend.length > 0 || m.pendingRecv.length > 0 ||
+        (jump && (m.checkpoints.length > 0 || (c.finSeq !== undefined && !m.finSendSent)))) this.pump(m);
   }
 
   private gate(g: Gate): void {

@@ -268,8 +268,12 @@ function processAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   // ((SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT). All incoming segments whose ACK
   // value doesn't satisfy the above condition MUST be discarded and an ACK sent back."
   // SND.NXT is our sndMax: after a timeout sndNxt runs behind what was sent.
-  if (c.replayAckLimit !== undefined && seqGt(ack, c.sndMax) && seqLe(ack, c.replayAckLimit)
-    && (c.finSeq === undefined || seqLe(ack, c.finSeq))) replayCatchUp(c, ack);
+  if (c.replayAckLimit !== undefined) {
+    // Past the limit no ACK can be for bytes the old primary sent: the exception ends
+    // (it would otherwise widen the check above for good, and after 2 GiB more, wrap).
+    if (seqGe(c.sndMax, c.replayAckLimit)) c.replayAckLimit = undefined;
+    else if (seqGt(ack, c.sndMax) && seqLe(ack, c.replayAckLimit) && (c.finSeq === undefined || seqLe(ack, c.finSeq))) replayCatchUp(c, ack);
+  }
   if (seqGt(ack, c.sndMax) || seqLt(ack, seqAdd(c.sndUna, -c.maxSndWnd))) {
     challengeAck(c, now, 'ackUnacceptable');
     return false;
@@ -340,6 +344,12 @@ function replayCatchUp(c: TcpConnection, ack: number): void {
   c.tlpAt = undefined;
   c.retries = 0;
   c.events |= EV_UPDATED;
+  // The queue emptied: an app blocked on a full queue writes on (onNewAck, which would
+  // say so, does not run: this ACK is snd_una now).
+  if (c.wantWritable) {
+    c.wantWritable = false;
+    c.events |= EV_WRITABLE;
+  }
 }
 
 function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): void {

@@ -283,3 +283,13 @@ t.test('replay: never past a replicated FIN, nor in strict mode', async (t) => {
   strict.apply(open());
   t.equal(strict.apply(update(0xfffffff1 + 100))?.reason, 'snd-una-beyond-replicated', 'strict: refused as before');
 });
+
+t.test('replay: a jump only while established, and at most the replay window at a time', async (t) => {
+  const s = store();
+  s.apply({ ...open(), replayWindow: 1000 });
+  t.equal(s.apply(update(0xfffffff1 + 1001))?.reason, 'snd-una-beyond-replicated', 'past the window: refused');
+  const t2 = store();
+  t2.apply({ ...open(), replayWindow: 1000 });
+  t.equal(t2.apply(update(0xfffffff1 + 1000, 1))?.reason, 'snd-una-beyond-replicated', 'SYN-RECEIVED: refused');
+  t.equal(t2.apply(update(0xfffffff1 + 1000, 6)), undefined, 'CLOSE-WAIT: taken');
+});

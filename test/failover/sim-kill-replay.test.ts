@@ -38,3 +38,17 @@ t.test('output replay for a connection resynchronised mid-session', async (t) =>
   report(t, 'replayResync', tally);
   t.ok(tally.runs > 5 * 20, `killed after the resynchronisation at many steps (${tally.runs} runs)`);
 });
+
+t.test('output replay: the server closes after replies it never checkpointed', async (t) => {
+  report(t, 'replayCloseNoCheckpoint', await killEverywhere('replayCloseNoCheckpoint'));
+});
+
+t.test('output replay: a small store bound and the server closing', async (t) => {
+  report(t, 'replayBackPressureServerCloses', await killEverywhere('replayBackPressureServerCloses'));
+});
+
+t.test('output replay: a send buffer smaller than the window, on a lossy link', async (t) => {
+  const tally = await killEverywhere('replaySmallBuffer');
+  report(t, 'replaySmallBuffer', tally);
+  t.ok(tally.catchUps > 0, `some rebuilt connections caught up past a full queue (${tally.catchUps} runs)`);
+});

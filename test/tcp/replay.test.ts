@@ -4,7 +4,7 @@
 // got, and the restored app's bytes below that point are dropped, not sent again.
 import t, { type Test } from 'tap';
 import { Ctx, payloadOf, u32 } from './harness.js';
-import { seqAdd } from '../../shared/tcp/seq.js';
+import { seqAdd, seqGe } from '../../shared/tcp/seq.js';
 
 /** A connection that sent `sent` bytes, rebuilt at time 10 as a replay rebuild does:
  *  the queue and snd_max cut back to `held` bytes past snd_una (what the backup holds),
@@ -108,4 +108,30 @@ t.test('the snapshot carries the replay fields', async (t) => {
   const s = c.snapshot();
   t.equal(s.replayAckLimit, u32(una + 8000), 'the limit');
   t.equal(s.replaySkip, 2000, 'the bytes still to drop');
+});
+
+t.test('a catch-up that empties a full queue wakes the app blocked on it', async (t) => {
+  const { b, c, una, ack } = rebuilt(t, { sent: 5000, held: 0, window: 1 << 20, hold: true });
+  const events: string[] = [];
+  c.handler = { readable() {}, writable() { events.push('writable'); }, end() {}, closed() {} };
+  // The restored app writes again and fills the queue (the harness's sndBuf).
+  const free = c.sendFree();
+  t.equal(c.send(payloadOf(free + 1000)), free, 'the queue is full: the app waits');
+  ack(u32(una + free + 2000), 20);
+  t.equal(c.sendQueued(), 0, 'the client held all of it');
+  t.equal(c.replaySkip, 2000, 'and more');
+  b.at(21);
+  t.same(events, ['writable'], 'the app hears it may write on');
+});
+
+t.test('once snd_max passes the limit the exception ends: an ACK past snd_max is refused again', async (t) => {
+  const { b, c, una, ack } = rebuilt(t, { sent: 5000, held: 1000, window: 8000 });
+  c.send(payloadOf(9000));
+  b.at(11);
+  ack(u32(una + 8000), 30); // everything sent so far, snd_max is past the limit now
+  b.at(40);
+  t.ok(seqGe(c.sndMax, u32(una + 8000)), 'snd_max at or past the limit');
+  ack(u32(c.sndMax + 100), 50);
+  t.equal(c.replayAckLimit, undefined, 'the limit is gone');
+  t.equal(b.stack.stats.dropped.ackUnacceptable, 1, 'an ACK past snd_max is refused as on any connection');
 });

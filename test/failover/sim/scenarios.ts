@@ -193,6 +193,51 @@ export const SCENARIOS: Record<string, Scenario> = {
     finishDelayMs: 5,
     replayWindow: 2000,
   },
+  /** Output replay, the server closes after replies it never checkpointed: the close
+   *  comes while the backup's send stream lags snd_una, so the jump and our FIN must go
+   *  in separate UPDATEs (found in review: one UPDATE carrying both was refused by the
+   *  store, which ends the session). */
+  replayCloseNoCheckpoint: {
+    ...base,
+    name: 'replayCloseNoCheckpoint',
+    workload: {
+      requests: [{ reply: 3000, pad: 5 }, { reply: 3000, pad: 5 }],
+      closer: 'server', maxWrite: 100, pipelined: false, closeDelayMs: 5,
+    },
+    checkpointEvery: 0,
+    issNearWrap: true,
+    replayWindow: 40000,
+  },
+  /** Output replay, a small store bound and the server closing: a jump that empties the
+   *  bytes waiting for room must still send the checkpoints and the FIN behind them
+   *  (found in review: the FIN stalled for good). */
+  replayBackPressureServerCloses: {
+    ...base,
+    name: 'replayBackPressureServerCloses',
+    bytesPerConnection: 3200,
+    workload: {
+      requests: [{ reply: 1800, pad: 400 }, { reply: 1500, pad: 500 }, { reply: 900, pad: 300 }, { reply: 2500, pad: 200 }],
+      closer: 'server', maxWrite: 800, pipelined: true,
+    },
+    checkpointEvery: 1,
+    replayWindow: 8000,
+  },
+  /** Output replay with a send buffer smaller than what the client may hold beyond the
+   *  backup's snd_una: the client's ACK lands past the restored app's full queue, which
+   *  must wake the app (found in review: it waited for good), on a lossy link. */
+  replaySmallBuffer: {
+    ...base,
+    name: 'replaySmallBuffer',
+    stack: { mss: 536, timeWaitMs: 30_000, sndBuf: 2000 },
+    link: { loss: 0.08, dup: 0.03, delay: 4, jitter: 10 },
+    workload: {
+      requests: [{ reply: 7000, pad: 5 }, { reply: 5000, pad: 5 }],
+      closer: 'server', maxWrite: 100, pipelined: false,
+    },
+    checkpointEvery: 1,
+    issNearWrap: true,
+    replayWindow: 4000,
+  },
   /** A bad link: 10% loss, duplicates, reordering by up to 12 ms. */
   lossy: {
     ...base,
