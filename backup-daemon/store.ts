@@ -10,6 +10,7 @@ import {
   MsgType, type Checkpoint, type Message, type Open, type Update,
 } from '../shared/replication/messages.js';
 import { STATES } from '../shared/replication/states.js';
+import { dropFront } from '../shared/chunks.js';
 
 /** Raised by apply(): the session must end; `reason` is logged and counted. */
 export class ReplicaError {
@@ -117,7 +118,7 @@ export class StreamBuffer {
 
   /** Frees everything below `pos` (basePos <= pos <= endPos). */
   freeTo(pos: number): void {
-    let drop = pos - this.basePos;
+    const drop = pos - this.basePos;
     this.bytes -= drop;
     this.basePos = pos;
     if (this.ring !== undefined) {
@@ -125,16 +126,7 @@ export class StreamBuffer {
       if (this.bytes === 0) this.discard();
       return;
     }
-    while (drop > 0) {
-      const c = this.chunks[0];
-      if (c.length <= drop) {
-        this.chunks.shift();
-        drop -= c.length;
-      } else {
-        this.chunks[0] = c.subarray(drop);
-        drop = 0;
-      }
-    }
+    dropFront(this.chunks, drop);
   }
 
   /** Frees everything and moves the (empty) stream on to `pos` (>= endPos): output

@@ -27,6 +27,7 @@ import { MsgType, type Message, type Open } from '../../shared/replication/messa
 import { stateIndex } from '../../shared/replication/states.js';
 import { logger } from '../../shared/log.js';
 import { seqGt, seqLt } from '../../shared/tcp/seq.js';
+import { dropFront } from '../../shared/chunks.js';
 import type { SocketProtection } from '../socket.js';
 
 export interface MirrorChannel {
@@ -406,17 +407,7 @@ export class Mirror implements ConnectionObserver {
     const open = reportedState(c.state, false, finRecv);
     const jump = m.replay && !m.finSendSent && una > m.sndEnd && (open === 'ESTABLISHED' || open === 'CLOSE-WAIT');
     if (jump) {
-      let drop = una - m.sndEnd;
-      while (drop > 0 && m.pendingSend.length > 0) {
-        const d = m.pendingSend[0];
-        if (d.length <= drop) {
-          m.pendingSend.shift();
-          drop -= d.length;
-        } else {
-          m.pendingSend[0] = d.subarray(drop);
-          drop = 0;
-        }
-      }
+      dropFront(m.pendingSend, una - m.sndEnd);
       m.sndEnd = una;
     }
     // Our FIN goes on record once every byte before it is on the backup. Replay: never
