@@ -76,8 +76,11 @@ class Mirrored {
   /** The state the last UPDATE reported (index), and its snd_una (stream position). */
   lastState = -1;
   lastUna = 0;
-  /** Output replay (see the top of this file). */
-  replay = false;
+  /** Output replay's window for this connection (see the top of this file); 0: strict. */
+  replayWindow = 0;
+  get replay(): boolean {
+    return this.replayWindow > 0;
+  }
   /** Replay: how far output may go (sequence number): the confirmed snd_una plus the
    *  replay window. */
   cap = 0;
@@ -141,7 +144,7 @@ export class Mirror implements ConnectionObserver {
     const m = this.track(c);
     this.stats.opened++;
     m.cap = c.iss;
-    const msg = this.o.channel.send({ type: MsgType.Open, ...openFields(c, m.id, m.replay ? this.o.replayWindow! : 0) });
+    const msg = this.o.channel.send({ type: MsgType.Open, ...openFields(c, m.id, m.replayWindow) });
     // Nothing leaves, not even the SYN-ACK, before the backup knows the connection.
     c.sendLimit = c.iss;
     c.ackLimit = (c.irs + 1) >>> 0;
@@ -182,7 +185,7 @@ export class Mirror implements ConnectionObserver {
     // a write and a wake-up per event-loop turn.
     if (m.replay && c.finSeq === undefined && m.pendingSend.length === 0 && m.checkpoints.length === 0 &&
         m.sndEnd === m.sndFreed && stateIndex(reportedState(c.state, false, c.rcvFinSeq !== undefined && m.pendingRecv.length === 0)) === m.lastState &&
-        this.sndUnaPos(m) - m.lastUna < this.o.replayWindow! / 4) return;
+        this.sndUnaPos(m) - m.lastUna < m.replayWindow / 4) return;
     if (!m.dirty) {
       m.dirty = true;
       this.dirty.push(m);
@@ -264,7 +267,7 @@ export class Mirror implements ConnectionObserver {
     // backup since lost. From now on its bytes and changes come here.
     c.observer = this;
     this.stats.resynced++;
-    this.o.channel.send({ type: MsgType.Resync, ...openFields(c, m.id, m.replay ? this.o.replayWindow! : 0), rcvBase, sndBase });
+    this.o.channel.send({ type: MsgType.Resync, ...openFields(c, m.id, m.replayWindow), rcvBase, sndBase });
     // What the client already has stays; nothing new reaches it before the backup
     // holds the run.
     c.ackLimit = c.lastAckSent;
@@ -323,7 +326,7 @@ export class Mirror implements ConnectionObserver {
   private track(c: TcpConnection): Mirrored {
     const m = new Mirrored(c, this.nextId++);
     m.lastState = stateIndex(c.state);
-    m.replay = (this.o.replayWindow ?? 0) > 0 && (this.o.replays?.(c) ?? false);
+    if (this.o.replays?.(c)) m.replayWindow = this.o.replayWindow ?? 0;
     this.byConn.set(c, m);
     return m;
   }
@@ -439,7 +442,7 @@ export class Mirror implements ConnectionObserver {
       else g.send = (c.finSeq! + 1) >>> 0;
     } else if (m.replay && c.state !== 'SYN-RECEIVED') {
       // Replay: output may run the window ahead of the snd_una the backup holds.
-      g.send = (sndUna + this.o.replayWindow!) >>> 0;
+      g.send = (sndUna + m.replayWindow) >>> 0;
     }
     if (g.ack !== undefined || g.send !== undefined || g.fin) this.gate(g);
     // A jump may have emptied what waited for room: the checkpoints and the FIN behind
