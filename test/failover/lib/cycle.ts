@@ -112,3 +112,13 @@ export async function runCycle(lab: LabPlan, o: CycleOptions): Promise<CycleOutc
   }
   return out;
 }
+
+/** A replay suite's cycle that killed the primary mid-work must have had every rebuilt
+ *  connection rebuilt for output replay (the takeover's `replayed`), or the suite tests
+ *  strict mode twice: counted as a problem of the cycle. */
+export function requireReplayed(out: CycleOutcome): void {
+  const k = out.takeover;
+  if (out.midway && k !== undefined && k.connections > 0 && k.replayed !== k.connections) {
+    out.problems.push(`${k.replayed} of ${k.connections} connections rebuilt for output replay`);
+  }
+}

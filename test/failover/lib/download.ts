@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { findNode, VIP } from '../../../lab/plan.js';
 import { seededChunks } from '../../../shared/stream.js';
 import { startProcess } from '../../../scenarios/lib/process.js';
-import { runCycle, type WorkloadResult } from './cycle.js';
+import { requireReplayed, runCycle, type WorkloadResult } from './cycle.js';
 import { stratified } from './instants.js';
 import { runSuite } from './suite.js';
 import type { Pair } from './pair.js';
@@ -106,10 +106,7 @@ export async function downloadSuite(t: Test, outputReplay: boolean): Promise<voi
             tag,
             workload: (pair) => download(pair, logDir, tag, killAt, want),
           });
-          // Replay must have been in force, or this suite tests strict mode twice.
-          if (outputReplay && out.midway && out.takeover !== undefined && out.takeover.connections > 0 && out.takeover.replayed !== out.takeover.connections) {
-            out.problems.push(`${out.takeover.replayed} of ${out.takeover.connections} connections rebuilt for output replay`);
-          }
+          if (outputReplay) requireReplayed(out);
           return out;
         },
       }));
