@@ -37,6 +37,8 @@ export interface TakeoverResult extends TakeoverTimes {
   /** Of those, rebuilt for output replay: the backup did not hold all their output, the
    *  restored app writes it again (shared/tcp/process.ts, replayCatchUp). */
   replayed: number;
+  /** Of those, held a checkpoint of the app: restored from it, not from their first byte. */
+  checkpointed: number;
   /** How the paced kick went (turns, client addresses it could not resolve). */
   kick: KickResult;
   /** Replicas that could not be rebuilt (logged with the reason). */
@@ -127,9 +129,13 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
     kickMs: kickedAt - claimedAt, totalMs: kickedAt - t0,
   };
   let replayed = 0;
-  for (const { c } of rebuilt) if (c.replayAckLimit !== undefined) replayed++;
-  log.info({ connections: rebuilt.length, replayed, failed, ...times, kick: k, staleFrames: stale, realtime: raised, states }, 'takeover done');
-  return { connections: rebuilt.length, replayed, failed, served, kick: k, staleFrames: stale, realtime: raised, states, ...times };
+  let checkpointed = 0;
+  for (const { r, c } of rebuilt) {
+    if (c.replayAckLimit !== undefined) replayed++;
+    if (r.checkpoint) checkpointed++;
+  }
+  log.info({ connections: rebuilt.length, replayed, checkpointed, failed, ...times, kick: k, staleFrames: stale, realtime: raised, states }, 'takeover done');
+  return { connections: rebuilt.length, replayed, checkpointed, failed, served, kick: k, staleFrames: stale, realtime: raised, states, ...times };
 }
 
 /** The error listener every adopted socket gets before the app has it (one function

@@ -51,6 +51,9 @@ export interface DemoResult {
    *  again from the request (every one, with replay on). */
   outputReplay: boolean;
   replayed: number;
+  /** Rebuilt connections the app restored from its last checkpoint (the http app
+   *  checkpoints a download every 32 MiB); the others started again from their first byte. */
+  checkpointed: number;
   bytesVerified: boolean;
   rstSeenByClient: number;
   bytes: number;
@@ -188,6 +191,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       if (dead && tk) {
         say(`8. the backup declared the primary dead ${detectMs.toFixed(1)} ms after the kill, then took over ${tk.connections} connection(s): ` +
           `rebuild ${Number(tk.rebuildMs).toFixed(2)} ms, restart the app ${Number(tk.restartMs).toFixed(2)} ms, claim the VIP ${Number(tk.claimMs).toFixed(2)} ms, kick ${Number(tk.kickMs).toFixed(2)} ms` +
+          `; ${Number(tk.checkpointed ?? 0)} restored from the app's last checkpoint (the http app checkpoints a download every 32 MiB: the rest of the file is served from there)` +
           (replay ? `; ${Number(tk.replayed ?? 0)} rebuilt for output replay (the app writes the file again, the client's ACK says how much to skip)` : ''));
       } else {
         say(`8. NO TAKEOVER seen in the backup's output (see ${join(logDir, 'backup.log')})`);
@@ -220,6 +224,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
         connections: Number(tk?.connections ?? 0),
         outputReplay: replay,
         replayed,
+        checkpointed: Number(tk?.checkpointed ?? 0),
         bytesVerified: verified,
         rstSeenByClient: rsts,
         bytes: result.bytes,

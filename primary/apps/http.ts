@@ -4,19 +4,62 @@
 //   GET|HEAD /<path>  a file under `root`, with Content-Length, streamed with
 //                     back-pressure; 404 for anything else (no traversal out of root)
 //   PUT /sha256       {"length":N,"sha256":"..."} of the request body
+//
+// Checkpoints (issue 4's API, rule 4). Without one, a rebuilt connection replays from
+// its first byte: Node's parser reads the request again and the whole response is
+// produced again, only for rule 2 to drop what the client already has. Measured before
+// this existed (`intact demo --mb 1000 --kill-at 0.9`): stalls of 266 and 438 ms, most
+// of it regenerating 900 MB. So a download checkpoints every `checkpointBytes` of body
+// (default 32 MiB; 0: never) with {request path, file size, where its body starts}: the
+// restored app resumes the body at (produced − bodyStart), from the file, and then hands
+// the connection to the http server for whatever the client sends next.
+//
+// A checkpoint must describe exactly what was consumed and produced (socket.checkpoint),
+// and Node's http server does not say how many input bytes a request took, nor whether a
+// response's bytes went to the socket at once. So a download checkpoints only when both
+// can be seen to hold: it answers the connection's first request and no other request
+// has been parsed, the input consumed so far is that request's head and nothing more
+// (one blank-line terminator, at its very end: no pipelined bytes, no body), and the
+// bytes written to the socket are the header block plus the body so far.
+// The file is found again by the request's path and must have the same size; that the
+// primary and the backup serve the same content is the deployment's duty (as for any
+// regenerated reply). A file that changed size resets the connection on resume. Otherwise it just does not checkpoint (and the
+// connection replays from its last checkpoint, or its first byte, as before).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Logger } from '../../shared/log.js';
+import type { IntactSocket } from '../socket.js';
 import { parseAppOptions, type IntactApp } from '../app.js';
+
+export const DEFAULT_CHECKPOINT_BYTES = 32 * 1024 * 1024;
 
 const Options = z.strictObject({
   root: z.string().min(1, { error: 'must be a directory path' }).optional(),
+  checkpointBytes: z.coerce
+    .number({ error: 'must be a number of bytes (0: never)' })
+    .int({ error: 'must be a whole number of bytes' })
+    .min(0, { error: 'must be 0 (never) or more' })
+    .default(DEFAULT_CHECKPOINT_BYTES),
 });
+
+/** The state of a download's checkpoint. The offset in the body is not in it: it is
+ *  the checkpoint's produced position minus bodyStart, both stream positions. */
+const DownloadState = z.strictObject({
+  v: z.literal(1),
+  /** The request's path, as the client sent it (resolved under root again). */
+  get: z.string(),
+  size: z.number().int().min(0),
+  /** Send-stream position of the body's first byte (after the header block). */
+  bodyStart: z.number().int().min(0),
+  /** Whether the http server would have kept the connection open after the response. */
+  keepAlive: z.boolean(),
+});
+type DownloadState = z.infer<typeof DownloadState>;
 
 function reply(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
@@ -46,15 +89,115 @@ export async function resolveUnder(root: string, urlPath: string): Promise<strin
   return st.isFile() ? real : undefined;
 }
 
-async function serveFile(root: string | undefined, req: http.IncomingMessage, res: http.ServerResponse, log: Logger) {
-  const path = root === undefined ? undefined : await resolveUnder(root, new URL(req.url ?? '/', 'http://x').pathname);
+const HEAD_END = Buffer.from('\r\n\r\n');
+/** Request heads longer than this are not followed (Node's own limit is 16 KiB). */
+const MAX_SCANNED = 64 * 1024;
+
+/** Watches the input a connection's app consumed, from its first byte, to tell when it
+ *  is exactly one request head with nothing after it. */
+class FirstRequest {
+  constructor(readonly socket: IntactSocket) {}
+  /** Bytes consumed so far, while they can still be one head (then left as is). */
+  private seen = 0;
+  private tail = Buffer.alloc(0);
+  private ends = 0;
+  private endAt = -1;
+  /** Requests the http server parsed on this connection. */
+  requests = 0;
+
+  push(chunk: Buffer): void {
+    if (this.seen > MAX_SCANNED) return;
+    const buf = Buffer.concat([this.tail, chunk]);
+    const base = this.seen - this.tail.length;
+    for (let i = buf.indexOf(HEAD_END); i >= 0; i = buf.indexOf(HEAD_END, i + 1)) {
+      if (base + i + 4 <= this.endAt) continue;
+      this.ends++;
+      this.endAt = base + i + 4;
+    }
+    this.seen += chunk.length;
+    this.tail = buf.subarray(Math.max(0, buf.length - 3));
+  }
+
+  /** The input consumed is one request head, ending exactly at `consumed`. */
+  isExactly(consumed: number): boolean {
+    return this.requests === 1 && this.seen <= MAX_SCANNED && this.ends === 1 && this.endAt === consumed && this.seen === consumed;
+  }
+}
+
+/** The connections the app was handed (connection()), by socket. */
+const firstRequests = new WeakMap<object, FirstRequest>();
+
+/** Checkpoints of one download: every `every` body bytes, when exact (top of the file).
+ *  A checkpoint is tried after each write, once the writes of that turn reached the
+ *  socket (Node's http corks it until the next tick), and when the socket drains. The
+ *  drain matters to a connection left unprotected while the backup was away: only a
+ *  checkpoint taken with all output in the engine can put it under a new backup's
+ *  protection (resync), and at full speed that is when the socket drains. */
+class BodyCheckpoints {
+  private nextAt: number;
+  private readonly attempt = () => this.tryNow();
+  private readonly attemptSoon = () => process.nextTick(this.attempt);
+  constructor(
+    private readonly socket: IntactSocket,
+    private readonly state: DownloadState,
+    private readonly every: number,
+    /** Body bytes already out when counting starts (a restored download). */
+    private body: number,
+    private readonly exactInput: () => boolean,
+  ) {
+    this.nextAt = every > 0 ? body + every : Infinity;
+    socket.on('drain', this.attempt);
+  }
+
+  /** `n` more body bytes were handed to the socket. */
+  wrote(n: number): void {
+    this.body += n;
+    if (this.body >= this.nextAt) this.attemptSoon();
+  }
+
+  /** The body is over (or the connection). */
+  stop(): void {
+    this.socket.off('drain', this.attempt);
+    this.nextAt = Infinity;
+  }
+
+  private tryNow(): void {
+    if (this.body < this.nextAt) return;
+    if (this.socket.positions.produced !== this.state.bodyStart + this.body || !this.exactInput()) return;
+    // False: not protected, and no backup took the connection on: try again later.
+    if (this.socket.checkpoint(this.state)) this.nextAt = this.body + this.every;
+  }
+}
+
+async function serveFile(root: string | undefined, every: number, req: http.IncomingMessage, res: http.ServerResponse, log: Logger) {
+  const urlPath = new URL(req.url ?? '/', 'http://x').pathname;
+  const path = root === undefined ? undefined : await resolveUnder(root, urlPath);
   if (path === undefined) return reply(res, 404, 'not found\n');
   const st = await stat(path);
   res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': st.size });
   if (req.method === 'HEAD') return res.end();
-  pipeline(createReadStream(path, { highWaterMark: 256 * 1024 }), res, (err) => {
+  const src = createReadStream(path, { highWaterMark: 256 * 1024 });
+  const first = firstRequests.get(req.socket);
+  let cps: BodyCheckpoints | undefined;
+  if (every > 0 && first && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+    // The header block goes now, on its own: where the body starts is then known.
+    res.flushHeaders();
+    const socket = first.socket;
+    const state: DownloadState = {
+      v: 1, get: req.url ?? '/', size: st.size, bodyStart: socket.positions.produced, keepAlive: res.shouldKeepAlive,
+    };
+    cps = new BodyCheckpoints(socket, state, every, 0, () => first.isExactly(socket.positions.consumed));
+  }
+  pipeline(src, res, (err) => {
     if (err) log.debug({ err: (err as NodeJS.ErrnoException).code ?? err.message, path }, 'download stopped');
   });
+  if (cps) {
+    const c = cps;
+    // After pipe's own 'data' listener (pipeline added it): res.write has taken each
+    // chunk when this one runs.
+    src.on('data', (b) => c.wrote(b.length));
+    res.on('close', () => c.stop());
+  }
 }
 
 function hashBody(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -67,12 +210,51 @@ function hashBody(req: http.IncomingMessage, res: http.ServerResponse): void {
   req.on('end', () => reply(res, 200, JSON.stringify({ length, sha256: hash.digest('hex') }) + '\n', 'application/json'));
 }
 
+/** A download's checkpoint on a rebuilt connection: the rest of the body from the file,
+ *  then the connection goes on as the http server would have it. */
+async function resumeDownload(root: string | undefined, every: number, socket: IntactSocket, s: DownloadState, server: http.Server, log: Logger) {
+  const offset = socket.positions.produced - s.bodyStart;
+  const path = root === undefined ? undefined : await resolveUnder(root, new URL(s.get, 'http://x').pathname);
+  const st = path === undefined ? undefined : await stat(path);
+  if (path === undefined || !st || st.size !== s.size || offset < 0 || offset > s.size) {
+    // Resuming would send the client bytes of another file than its Content-Length and
+    // first bytes promised: a reset is honest, a corrupt download is not.
+    log.warn({ get: s.get, offset, size: s.size, now: st?.size }, 'download cannot resume: the file changed or is gone: connection reset');
+    socket.resetAndDestroy();
+    return;
+  }
+  const cps = new BodyCheckpoints(socket, s, every, offset, () => true);
+  const done = () => {
+    cps.stop();
+    if (s.keepAlive) server.emit('connection', socket);
+    else socket.end();
+  };
+  if (offset === s.size) return done();
+  const src: Readable = createReadStream(path, { start: offset, highWaterMark: 256 * 1024 });
+  src.on('data', (b) => {
+    if (typeof b === 'string') return; // no encoding was set
+    const more = socket.write(b);
+    cps.wrote(b.length);
+    if (!more) src.pause();
+  });
+  socket.on('drain', () => src.resume());
+  src.on('end', done);
+  src.on('error', (err) => {
+    log.warn({ err: err.message, path }, 'download stopped on restore');
+    socket.destroy();
+  });
+  socket.on('close', () => {
+    cps.stop();
+    src.destroy();
+  });
+}
+
 export const httpApp: IntactApp = {
   name: 'http',
-  description: 'Node http server: GET files under --app-opt root=<dir>, PUT /sha256 hashes the body',
+  description: 'Node http server: GET files under --app-opt root=<dir> (checkpointBytes=N: a download checkpoints every N body bytes), PUT /sha256 hashes the body',
   defaultPort: 80,
   create(opts, { log }) {
-    const { root } = parseAppOptions('http', Options, opts);
+    const { root, checkpointBytes } = parseAppOptions('http', Options, opts);
     if (root === undefined) log.warn('no --app-opt root=<dir>: every GET is 404');
     const server = http.createServer((req, res) => {
       // Replies are a pure function of the request and the files: after a takeover the
@@ -80,10 +262,12 @@ export const httpApp: IntactApp = {
       // client already has are dropped by position (rule 2) — a Date header would make
       // the replay differ from the original.
       res.sendDate = false;
+      const first = firstRequests.get(req.socket);
+      if (first) first.requests++;
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (req.method === 'PUT' && path === '/sha256') return hashBody(req, res);
       if (req.method === 'GET' || req.method === 'HEAD') {
-        serveFile(root, req, res, log).catch((err: Error) => {
+        serveFile(root, checkpointBytes, req, res, log).catch((err: Error) => {
           log.warn({ err: err.message }, 'GET failed');
           if (!res.headersSent) reply(res, 500, 'internal error\n');
           else res.destroy();
@@ -98,14 +282,29 @@ export const httpApp: IntactApp = {
       log.debug({ err: err.code ?? err.message }, 'http client error');
       socket.destroy();
     });
+    const watchFirstRequest = (socket: IntactSocket) => {
+      const first = new FirstRequest(socket);
+      firstRequests.set(socket, first);
+      const onData = (b: Buffer) => {
+        first.push(b);
+        if (socket.positions.consumed > MAX_SCANNED) socket.off('data', onData);
+      };
+      socket.on('data', onData);
+    };
     return {
       connection(socket) {
+        watchFirstRequest(socket);
         server.emit('connection', socket);
       },
-      // Without checkpoints, a rebuilt connection replays from its first byte (the store
-      // keeps the whole request): Node's http parser reads the request again.
-      restore(socket) {
-        server.emit('connection', socket);
+      // No checkpoint: a rebuilt connection replays from its first byte (the store
+      // keeps the whole request), and Node's http parser reads the request again.
+      restore(socket, state) {
+        if (state === undefined || state === null) return this.connection(socket);
+        const s = DownloadState.parse(state);
+        resumeDownload(root, checkpointBytes, socket, s, server, log).catch((err: Error) => {
+          log.warn({ err: err.message }, 'download resume failed: connection reset');
+          socket.resetAndDestroy();
+        });
       },
       close() {
         server.closeAllConnections();

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { createServer } from '../../primary/server.js';
 import { serveApp } from '../../primary/app.js';
 import { httpApp } from '../../primary/apps/http.js';
-import { FakeRuntime, peerStream, type FakeListener } from './fake-engine.js';
+import { FakeConnection, FakeRuntime, peerStream, type FakeListener } from './fake-engine.js';
+import type { SocketProtection } from '../../primary/socket.js';
 
 interface Reply {
   status: number;
@@ -133,4 +134,188 @@ t.test('http app without root: GET is 404', async (t) => {
   const served = await serveApp(httpApp, { runtime, port: 8080 });
   t.teardown(() => served.close());
   t.equal((await request(runtime.listeners.get(8080)!, { path: '/etc/passwd' })).status, 404);
+});
+
+/** A runtime whose connections are protected: it records the app's checkpoints. */
+class CheckpointingRuntime extends FakeRuntime {
+  readonly checkpoints: Array<{ state: unknown; consumed: number; produced: number }> = [];
+  protection(): SocketProtection {
+    return {
+      checkpoint: (state, consumed, produced) => {
+        this.checkpoints.push({ state: JSON.parse(state.toString('utf8')), consumed, produced });
+        return true;
+      },
+      recvLimit: () => Number.MAX_SAFE_INTEGER,
+    };
+  }
+}
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+t.test('http app downloads: checkpoints, and a restore from each', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'intact-http-cp-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const big = randomBytes(3 * 1024 * 1024 + 17);
+  writeFileSync(join(root, 'big.bin'), big);
+  writeFileSync(join(root, 'small.txt'), 'small\n');
+  const every = 512 * 1024;
+  const runtime = new CheckpointingRuntime();
+  const served = await serveApp(httpApp, { runtime, options: { root, checkpointBytes: String(every) } });
+  t.teardown(() => served.close());
+  const l = runtime.listeners.get(80)!;
+  const roomy = { sendCapacity: 64 << 20 };
+
+  /** One GET on a new connection; the whole response as queued by the app. */
+  async function get(request: string): Promise<{ conn: FakeConnection; response: Buffer; head: number }> {
+    const conn = l.connect(roomy);
+    conn.deliver(request);
+    let head = -1;
+    await until('the response', () => {
+      const sent = conn.sentBytes();
+      head = sent.indexOf('\r\n\r\n') + 4;
+      return head > 3 && sent.length >= head + big.length;
+    });
+    return { conn, response: conn.sentBytes(), head };
+  }
+
+  /** A takeover at checkpoint `cp`: a rebuilt connection handed to restore(). */
+  function restore(cp: { state: unknown; consumed: number; produced: number }): FakeConnection {
+    const conn = new FakeConnection({ localPort: 80, ...roomy });
+    const socket = served.server.adopt(conn, { consumed: cp.consumed, produced: cp.produced, replicatedEnd: cp.produced });
+    socket.on('error', () => undefined);
+    served.instance.restore!(socket, cp.state);
+    return conn;
+  }
+
+  t.test('a checkpoint every checkpointBytes of body, input and output exact', async (t) => {
+    runtime.checkpoints.length = 0;
+    const request = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n';
+    const { response, head } = await get(request);
+    t.equal(response.length, head + big.length);
+    t.ok(response.subarray(head).equals(big), 'the body is the file');
+    const cps = runtime.checkpoints;
+    t.equal(cps.length, Math.floor(big.length / every), 'one per checkpointBytes (256 KiB reads)');
+    for (const [i, cp] of cps.entries()) {
+      t.equal(cp.consumed, request.length, `checkpoint ${i}: consumed is the request, exactly`);
+      t.match(cp.state, { v: 1, get: '/big.bin', size: big.length, bodyStart: head, keepAlive: true });
+      t.ok(cp.produced - head >= (i + 1) * every, `checkpoint ${i}: at least ${i + 1} × checkpointBytes of body`);
+    }
+  });
+
+  t.test('a restore at each checkpoint sends exactly the rest, then serves the next request', async (t) => {
+    runtime.checkpoints.length = 0;
+    const { response } = await get('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    const cps = [...runtime.checkpoints];
+    t.ok(cps.length >= 2);
+    for (const cp of cps) {
+      const conn = restore(cp);
+      await until('the rest of the body', () => conn.sentBytes().length >= response.length - cp.produced);
+      t.ok(conn.sentBytes().equals(response.subarray(cp.produced)), `from ${cp.produced}: the rest, byte for byte`);
+      // Keep-alive: the http server has the connection now.
+      conn.deliver('GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until('the next reply', () => conn.sentBytes().toString('latin1').endsWith('small\n'));
+      t.notOk(conn.finSent || conn.reset);
+    }
+  });
+
+  t.test('Connection: close: the restored download ends with our FIN', async (t) => {
+    runtime.checkpoints.length = 0;
+    const { response } = await get('GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const cp = runtime.checkpoints.at(-1)!;
+    t.match(cp.state, { keepAlive: false });
+    const conn = restore(cp);
+    await until('our FIN', () => conn.finSent);
+    t.ok(conn.sentBytes().equals(response.subarray(cp.produced)));
+  });
+
+  t.test('no checkpoint when the input holds more than the request', async (t) => {
+    runtime.checkpoints.length = 0;
+    // A pipelined request: the server parsed two.
+    const conn = l.connect(roomy);
+    conn.deliver('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('both replies', () => conn.sentBytes().toString('latin1').endsWith('small\n'));
+    t.equal(runtime.checkpoints.length, 0, 'pipelined');
+    // The start of a next request, not yet parsed: the checkpoint would skip it.
+    const { conn: c2 } = await (async () => {
+      const c = l.connect({ sendCapacity: every });
+      c.deliver('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGE');
+      return { conn: c };
+    })();
+    await until('a full send queue', () => c2.sendFree() < 1024);
+    for (let i = 0; i < 12; i++) {
+      c2.ack();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    t.ok(c2.sentBytes().length > 4 * every, 'several checkpointBytes of body went out');
+    t.equal(runtime.checkpoints.length, 0, 'a partial next request');
+  });
+
+  t.test('a file that changed size: the restore resets the connection', async (t) => {
+    runtime.checkpoints.length = 0;
+    await get('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    const cp = runtime.checkpoints[0]!;
+    const conn = restore({ ...cp, state: { ...(cp.state as object), size: big.length + 1 } });
+    await until('the reset', () => conn.reset);
+    t.equal(conn.sentBytes().length, 0);
+  });
+
+  t.test('a state of another shape is refused', async (t) => {
+    const conn = new FakeConnection({ localPort: 80 });
+    const socket = served.server.adopt(conn, { consumed: 0, produced: 0, replicatedEnd: 0 });
+    t.throws(() => served.instance.restore!(socket, { v: 2 }));
+    socket.destroy();
+  });
+  t.end();
+});
+
+t.test('http app: checkpointBytes=0 never checkpoints; a bad value is refused', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'intact-http-cp0-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  writeFileSync(join(root, 'big.bin'), randomBytes(2 * 1024 * 1024));
+  const runtime = new CheckpointingRuntime();
+  const served = await serveApp(httpApp, { runtime, options: { root, checkpointBytes: '0' } });
+  t.teardown(() => served.close());
+  const r = await request(runtime.listeners.get(80)!, { path: '/big.bin' });
+  t.equal(r.body.length, 2 * 1024 * 1024);
+  t.equal(runtime.checkpoints.length, 0);
+  for (const bad of ['-1', 'lots', '1.5']) {
+    await t.rejects(serveApp(httpApp, { runtime: new FakeRuntime(), port: 81, options: { checkpointBytes: bad } }), { code: 'ERR_INTACT_APP_OPTION' }, bad);
+  }
+});
+
+t.test('http app: an unprotected download offers its checkpoints for resynchronisation', async (t) => {
+  // A connection served while the backup was away is taken on by a new backup only at
+  // a checkpoint with all output in the engine: at full speed, when the socket drains.
+  const root = mkdtempSync(join(tmpdir(), 'intact-http-resync-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const size = 4 * 1024 * 1024;
+  writeFileSync(join(root, 'big.bin'), randomBytes(size));
+  const every = 512 * 1024;
+  const offers: Array<{ consumed: number; produced: number }> = [];
+  const runtime = new (class extends FakeRuntime {
+    resync(_c: unknown, _state: Buffer, consumed: number, produced: number): boolean {
+      offers.push({ consumed, produced });
+      return true;
+    }
+  })();
+  const served = await serveApp(httpApp, { runtime, options: { root, checkpointBytes: String(every) } });
+  t.teardown(() => served.close());
+  const conn = runtime.listeners.get(80)!.connect({ sendCapacity: 200 * 1024 });
+  const request = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n';
+  conn.deliver(request);
+  let acked = 0;
+  await until('the download', () => {
+    acked += conn.sendUsed;
+    conn.ack();
+    return acked >= size;
+  });
+  t.ok(offers.length >= size / every - 1, `${offers.length} offers`);
+  for (const o of offers) t.equal(o.consumed, request.length);
+  t.ok(offers.every((o, i) => i === 0 || o.produced - offers[i - 1]!.produced >= every), 'one per checkpointBytes');
 });

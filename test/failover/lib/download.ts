@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { findNode, VIP } from '../../../lab/plan.js';
 import { seededChunks } from '../../../shared/stream.js';
 import { startProcess } from '../../../scenarios/lib/process.js';
+import { DEFAULT_CHECKPOINT_BYTES } from '../../../primary/apps/http.js';
 import { requireReplayed, runCycle, type WorkloadResult } from './cycle.js';
 import { stratified } from './instants.js';
 import { runSuite } from './suite.js';
@@ -107,6 +108,12 @@ export async function downloadSuite(t: Test, outputReplay: boolean): Promise<voi
             workload: (pair) => download(pair, logDir, tag, killAt, want),
           });
           if (outputReplay) requireReplayed(out);
+          // The app checkpoints the download every DEFAULT_CHECKPOINT_BYTES of body: a
+          // kill well past the first must restore from one, not from the first byte.
+          const k = out.takeover;
+          if (out.midway && killAt >= 2 * DEFAULT_CHECKPOINT_BYTES && k !== undefined && k.connections > 0 && k.checkpointed !== k.connections) {
+            out.problems.push(`${k.checkpointed} of ${k.connections} connections restored from a checkpoint of the download`);
+          }
           return out;
         },
       }));

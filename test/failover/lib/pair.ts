@@ -15,6 +15,8 @@ export interface TakeoverEvent {
   connections: number;
   /** Rebuilt for output replay (backup-daemon/takeover.ts). */
   replayed: number;
+  /** Restored from a checkpoint of the app (backup-daemon/takeover.ts). */
+  checkpointed: number;
   failed: number;
   rebuildMs: number;
   claimMs: number;

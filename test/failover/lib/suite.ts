@@ -72,7 +72,8 @@ export async function runSuite(t: Test, o: SuiteOptions): Promise<CycleOutcome[]
           outcomes.push(out);
           const stall = (out.capture?.stallMs !== undefined ? `, stall ${out.capture.stallMs} ms` : '') +
             (out.capture?.clientResumeMs !== undefined ? `, client's data resumed after ${out.capture.clientResumeMs} ms` : '');
-          const conns = out.takeover ? `, ${out.takeover.connections} connection(s) rebuilt` : '';
+          const k = out.takeover;
+          const conns = k ? `, ${k.connections} connection(s) rebuilt${k.checkpointed > 0 ? ` (${k.checkpointed} from a checkpoint)` : ''}` : '';
           t.same(out.problems, [], `kill ${out.instant}${out.midway ? '' : ' (after the work was done)'}${conns}${stall}`);
           if (out.problems.length) {
             failures++;
