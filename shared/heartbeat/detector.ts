@@ -86,4 +86,28 @@ export class Detector {
     }
     return out;
   }
+
+  /** The earliest time at which check() could find something new, given what has been
+   *  heard so far: a path that is up passing the dead time, or the peer passing its dead
+   *  time (during its first second, possibly only when that second ends). Undefined
+   *  when nothing is to be judged (nothing heard, or every path down and the peer
+   *  dead). The heartbeat thread arms its judgment for this time, so a death is
+   *  declared when the silence passes the dead time, not at the next beat's tick. */
+  nextCheckAt(): number | undefined {
+    let at = Infinity;
+    let newest = -Infinity;
+    for (const p of this.paths) {
+      if (p.lastHeard === undefined) continue;
+      if (p.lastHeard > newest) newest = p.lastHeard;
+      if (this.pathUp.get(p.name)) at = Math.min(at, p.lastHeard + this.deadMs);
+    }
+    if (this.peerAlive && newest > -Infinity) {
+      const startupEnds = this.aliveSince + this.startupMs;
+      // Past its first second the peer dies at newest + deadMs; within it, at newest +
+      // startupDeadMs, or when the second ends if the silence is past deadMs by then.
+      const death = newest + this.deadMs >= startupEnds ? newest + this.deadMs : Math.min(newest + this.startupDeadMs, startupEnds);
+      at = Math.min(at, death);
+    }
+    return at === Infinity ? undefined : at;
+  }
 }

@@ -59,6 +59,7 @@ function run(d: HeartbeatWorkerData): void {
       if ('refused' in b) return post({ kind: 'refused', path: p.name, reason: b.refused });
       if (b.role === d.role || b.vip !== d.vip) return post({ kind: 'refused', path: p.name, reason: 'wrong-peer' });
       for (const v of detector.heard(p.name, wallNow())) post(v);
+      if (!judgment) armJudgment();
     });
     s.bind(p.port, p.localAddr, () => {
       if (++bound === d.paths.length) post({ kind: 'ready' });
@@ -101,6 +102,27 @@ function run(d: HeartbeatWorkerData): void {
   const check = () => {
     takeBoard();
     for (const v of detector.check(wallNow())) post(v);
+    armJudgment();
+  };
+  // Besides the judgment at each beat's tick, one armed for the instant a silence would
+  // pass the dead time (Detector.nextCheckAt): a death is declared then, not up to an
+  // interval later. Beats heard meanwhile only move that instant later; the timer then
+  // fires early, finds life, and is armed again: about one wake-up per dead time.
+  let judgment: NodeJS.Timeout | undefined;
+  let judgmentAt = Infinity;
+  const judge = () => {
+    judgment = undefined;
+    judgmentAt = Infinity;
+    setImmediate(check);
+  };
+  const armJudgment = () => {
+    const at = detector.nextCheckAt();
+    if (at === undefined || at >= judgmentAt) return;
+    if (judgment) clearTimeout(judgment);
+    judgmentAt = at;
+    // check() compares strictly (a silence of exactly the dead time is not yet death),
+    // and timers have millisecond granularity: a millisecond late, not one early.
+    judgment = setTimeout(judge, Math.max(1, Math.ceil(at - wallNow()) + 1));
   };
   const checkEvery = Math.max(1, Math.min(d.intervalMs, d.deadMs / 4));
   if (checkEvery === d.intervalMs) {

@@ -77,3 +77,59 @@ t.test('late evidence never moves a path\'s last-heard back', async (t) => {
   t.same(d.check(150), [], 'judged from 100, not 40');
   t.same(d.check(161).map((v) => v.kind), ['path-down', 'dead']);
 });
+
+t.test('nextCheckAt is the first instant check() finds something (property)', async (t) => {
+  // Beats on two paths at random times, a random dead time and first-second rule; the
+  // instant nextCheckAt names is checked on copies of the detector: just before it,
+  // nothing; just after it, a path down or the peer dead. Undefined: never anything.
+  const fc = (await import('fast-check')).default;
+  const beat = fc.record({ path: fc.constantFrom('replication', 'service'), gap: fc.double({ min: 0, max: 400, noNaN: true }) });
+  fc.assert(
+    fc.property(
+      fc.array(beat, { minLength: 0, maxLength: 12 }),
+      fc.integer({ min: 10, max: 200 }),
+      fc.integer({ min: 0, max: 1000 }),
+      fc.integer({ min: 0, max: 600 }),
+      fc.array(fc.double({ min: 0, max: 500, noNaN: true }), { maxLength: 3 }),
+      (beats, deadMs, startupMs, startupDeadMs, checks) => {
+        const make = () => {
+          const d = new Detector(['replication', 'service'], deadMs, { startupMs, startupDeadMs });
+          let now = 0;
+          const ci = [...checks];
+          for (const b of beats) {
+            now += b.gap;
+            d.heard(b.path, now);
+            // Judgments in between, as the thread makes them.
+            if (ci.length) d.check(now + ci.shift()! * 0.01);
+          }
+          return { d, now };
+        };
+        const { d, now } = make();
+        const at = d.nextCheckAt();
+        if (at === undefined) return make().d.check(now + 1e7).length === 0;
+        // An instant already past (the newest beat came after another path's deadline):
+        // the next judgment finds it.
+        const before = at > now ? make().d.check(Math.max(now, at - 0.5)) : [];
+        const after = make().d.check(Math.max(now, at) + 0.01);
+        return before.length === 0 && after.some((v) => v.kind === 'path-down' || v.kind === 'dead');
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  t.pass('3000 random histories');
+});
+
+t.test('nextCheckAt: the dead time after the newest beat, or the first-second rule', async (t) => {
+  const d = new Detector(['a', 'b'], 80, { startupMs: 1000, startupDeadMs: 300 });
+  t.equal(d.nextCheckAt(), undefined, 'nothing heard');
+  d.heard('a', 0);
+  t.equal(d.nextCheckAt(), 80, 'path a goes down at 80 (the peer lives on, in its first second)');
+  d.check(81);
+  t.equal(d.nextCheckAt(), 300, 'the first second: dead after 300 ms of silence');
+  d.heard('b', 900);
+  t.equal(d.nextCheckAt(), 980, 'path b at 980; the peer then too, its first second over at 1000... ');
+  d.check(981);
+  t.equal(d.nextCheckAt(), 1000, '...when its first second ends');
+  t.equal(d.check(1000.5).at(-1)?.kind, 'dead');
+  t.equal(d.nextCheckAt(), undefined, 'dead, every path down: nothing to wait for');
+});
