@@ -12,7 +12,8 @@ import { findNode, VIP } from '../../../lab/plan.js';
 import { seededChunks } from '../../../shared/stream.js';
 import { startProcess } from '../../../scenarios/lib/process.js';
 import { DEFAULT_CHECKPOINT_BYTES } from '../../../primary/apps/http.js';
-import { requireReplayed, runCycle, type WorkloadResult } from './cycle.js';
+import type { Lab } from '../../../lab/topology.js';
+import { requireReplayed, runCycle, type CycleOutcome, type WorkloadResult } from './cycle.js';
 import { stratified } from './instants.js';
 import { runSuite } from './suite.js';
 import type { Pair } from './pair.js';
@@ -48,22 +49,38 @@ function sizeOf(path: string): number {
   }
 }
 
-async function download(pair: Pair, dir: string, tag: string, killAt: number, want: string): Promise<WorkloadResult> {
+interface DownloadOptions {
+  /** curl's --limit-rate (a slow client: the download lasts while the test acts). */
+  limitRate?: string;
+  /** Something to do to the pair (restart its backup) once the client has `at` bytes. */
+  during?: { at: number; run: (pair: Pair) => Promise<void> };
+}
+
+async function download(pair: Pair, dir: string, tag: string, killAt: number, want: string, o: DownloadOptions = {}): Promise<WorkloadResult> {
   const out = join(dir, `${tag}-download.bin`);
   rmSync(out, { force: true });
   const curl = await startProcess({
     name: 'curl',
     netns: findNode(pair.lab, 'client').netns,
-    argv: ['curl', '-sS', '--fail', '--max-time', '60', '-o', out, '-w', '%{http_code} %{size_download}\n', `http://${VIP}/big.bin`],
+    argv: ['curl', '-sS', '--fail', '--max-time', '60', ...(o.limitRate ? ['--limit-rate', o.limitRate] : []),
+      '-o', out, '-w', '%{http_code} %{size_download}\n', `http://${VIP}/big.bin`],
     logFile: join(dir, `${tag}-curl.log`),
   });
   // The kill lands at a byte offset of the download as the client's file shows it:
   // polled every millisecond, that is within a few hundred KB of the target.
-  let got = sizeOf(out);
-  while (got < killAt && curl.running) {
-    await new Promise((r) => setTimeout(r, 1));
-    got = sizeOf(out);
+  const reach = async (at: number) => {
+    let got = sizeOf(out);
+    while (got < at && curl.running) {
+      await new Promise((r) => setTimeout(r, 1));
+      got = sizeOf(out);
+    }
+    return got;
+  };
+  if (o.during) {
+    await reach(o.during.at);
+    if (curl.running) await o.during.run(pair);
   }
+  const got = await reach(killAt);
   const midway = curl.running;
   pair.killPrimary();
   const problems: string[] = [];
@@ -85,6 +102,53 @@ async function download(pair: Pair, dir: string, tag: string, killAt: number, wa
   };
 }
 
+/** The file both suites serve: the http app's root, and the file's sha256. */
+function prepareFile(dir: string): { www: string; want: string } {
+  const www = join(dir, 'www');
+  mkdirSync(www);
+  return { www, want: writeSeededFile(join(www, 'big.bin'), SIZE, 7) };
+}
+
+/** One kill cycle of a download from the http app serving `www`. */
+function downloadCycle(lab: Lab, www: string, want: string, logDir: string, tag: string, killAt: number, o?: DownloadOptions): Promise<CycleOutcome> {
+  return runCycle(lab, { app: 'http', appOpts: { root: www }, logDir, tag, workload: (pair) => download(pair, logDir, tag, killAt, want, o) });
+}
+
+/** A download that outlives its backup is protected by the next one from its next
+ *  checkpoint (lab-resync-http.test.ts): curl fetches the file at a limited rate; once
+ *  it has a few MiB the backup is killed (-9) and a new one started, while the primary
+ *  serves on unprotected; the http app's next checkpoint (every 32 MiB of body, offered
+ *  when the socket drains) puts the connection under the new backup's protection
+ *  (Mirror.resync); well after it the primary is killed. The download must complete,
+ *  exact, with no RST, and the new backup must have rebuilt it from a checkpoint: only
+ *  the resynchronisation could have given it one. */
+export async function downloadResyncSuite(t: Test): Promise<void> {
+  await runSuite(t, {
+    name: 'download-resync',
+    prepare({ lab, dir, cycles }) {
+      const { www, want } = prepareFile(dir);
+      const restartAt = 4 * MB;
+      // Past the first checkpoint after the restart, with a checkpoint's worth of slack.
+      const killAt = Math.min(SIZE - 4 * MB, restartAt + 2 * DEFAULT_CHECKPOINT_BYTES + 8 * MB);
+      return Array.from({ length: Math.min(cycles, 2) }, () => ({
+        name: `backup restarted at ${(restartAt / MB).toFixed(0)} MiB, primary killed at ${(killAt / MB).toFixed(0)} MiB of ${(SIZE / MB).toFixed(0)} MiB`,
+        run: async (logDir: string, tag: string) => {
+          const out = await downloadCycle(lab, www, want, logDir, tag, killAt, {
+            limitRate: '25M',
+            during: { at: restartAt, run: (p) => p.restartBackup() },
+          });
+          const k = out.takeover;
+          if (k !== undefined && (k.connections !== 1 || k.checkpointed !== 1)) {
+            out.problems.push(`the new backup rebuilt ${k.connections} connection(s), ${k.checkpointed} from a checkpoint: the download was not resynchronised`);
+          }
+          if (!out.midway) out.problems.push('the download ended before the kill: nothing was tested');
+          return out;
+        },
+      }));
+    },
+  });
+}
+
 /** The download suite, in strict mode or with output replay (the config's
  *  replication.outputReplay): there the primary sends the file's bytes without
  *  replicating them, and after the kill the backup's http app serves the file again from
@@ -94,19 +158,11 @@ export async function downloadSuite(t: Test, outputReplay: boolean): Promise<voi
     name: outputReplay ? 'download-replay' : 'download',
     config: outputReplay ? { replication: { outputReplay: true } } : undefined,
     prepare({ lab, dir, rand, cycles }) {
-      const www = join(dir, 'www');
-      mkdirSync(www);
-      const want = writeSeededFile(join(www, 'big.bin'), SIZE, 7);
+      const { www, want } = prepareFile(dir);
       return stratified(rand, cycles, 1, SIZE).map((killAt) => ({
         name: `kill at ${(killAt / MB).toFixed(1)} MB of ${(SIZE / MB).toFixed(0)} MB`,
         run: async (logDir: string, tag: string) => {
-          const out = await runCycle(lab, {
-            app: 'http',
-            appOpts: { root: www },
-            logDir,
-            tag,
-            workload: (pair) => download(pair, logDir, tag, killAt, want),
-          });
+          const out = await downloadCycle(lab, www, want, logDir, tag, killAt);
           if (outputReplay) requireReplayed(out);
           // The app checkpoints the download every DEFAULT_CHECKPOINT_BYTES of body: a
           // kill well past the first must restore from one, not from the first byte.
