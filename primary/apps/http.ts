@@ -179,7 +179,9 @@ async function serveFile(root: string | undefined, every: number, req: http.Inco
   const src = createReadStream(path, { highWaterMark: 256 * 1024 });
   const first = firstRequests.get(req.socket);
   let cps: BodyCheckpoints | undefined;
-  if (every > 0 && first && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+  // A file no longer than the interval never reaches a checkpoint: it is sent as before,
+  // the header block held back to leave with the body's first bytes.
+  if (every > 0 && st.size > every && first && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
     // The header block goes now, on its own: where the body starts is then known.
     res.flushHeaders();
     const socket = first.socket;
