@@ -10,6 +10,7 @@
 // primary and backup namespaces), the yardstick of issue 4's latency target.
 import { join } from 'node:path';
 import { IntactError } from '../../shared/errors.js';
+import { DEFAULT_HEARTBEAT } from '../../shared/config.js';
 import { findNode, replicationAddress, type LabPlan } from '../../lab/plan.js';
 import { nsExec } from '../../lab/topology.js';
 import { startProcess, type ManagedProcess } from '../lib/process.js';
@@ -155,9 +156,9 @@ export async function withServer<T>(
 }
 
 /** The lab with its config copied to `dir`, the failure detector's dead time set to
- *  `deadTimeMs`. The lab's default (60 ms) declares a live primary dead when a loaded
- *  machine starves the heartbeat threads for that long; the overhead scenarios measure
- *  replication, not detection, so they use a dead time near the thesis' (~1 s). */
+ *  `deadTimeMs`. The default (DEFAULT_HEARTBEAT) declares a live primary dead when a
+ *  loaded machine starves the heartbeat threads for that long; the overhead scenarios
+ *  measure replication, not detection, so they use a dead time near the thesis' (~1 s). */
 export function labWithDeadTime(lab: LabPlan, dir: string, deadTimeMs: number): LabPlan {
   const path = writeLabConfig(lab, dir, 'intact-scenario.json', { deadTimeMs });
   return { ...lab, configs: { primary: path, backup: path } };
@@ -165,6 +166,11 @@ export function labWithDeadTime(lab: LabPlan, dir: string, deadTimeMs: number): 
 
 /** Dead time the overhead scenarios use (see labWithDeadTime). */
 export const SCENARIO_DEAD_TIME_MS = 1000;
+
+/** The overhead reports' line on the dead time and on runs voided and run again. */
+export function deadTimeNote(retries: readonly string[]): string {
+  return `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the default is ${DEFAULT_HEARTBEAT.deadTimeMs} ms): replication is measured, not detection. Runs voided by a server exiting mid-run (e.g. a false takeover) and run again: ${retries.length ? retries.join('; ') : 'none'}.`;
+}
 
 // ------------------------------------------------------------------ replication RTT
 

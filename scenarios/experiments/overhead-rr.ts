@@ -23,7 +23,7 @@ import { thesisResults } from '../thesis.js';
 import { runScenarioClient } from '../lib/programs.js';
 import { quantile } from '../lib/stats.js';
 import { REPO_ROOT } from '../lib/repo.js';
-import { labWithDeadTime, measureReplicationRtt, MODE_LABEL, MODE_SHORT, MODES_WITH_REPLAY as MODES, SCENARIO_DEAD_TIME_MS, withServer, type LinkRtt, type Mode } from './modes.js';
+import { deadTimeNote, labWithDeadTime, measureReplicationRtt, MODE_LABEL, MODE_SHORT, MODES_WITH_REPLAY as MODES, SCENARIO_DEAD_TIME_MS, withServer, type LinkRtt, type Mode } from './modes.js';
 
 export interface RrWorkload {
   /** "4-2 1000/1000" style id. */
@@ -316,7 +316,7 @@ export function result(samples: Sample[], rtt: CombinedRtt | null, errors: strin
       ? `Replication link round trip: kernel TCP stop-and-wait ${rtt.tcpRequestBytes} B → ${rtt.tcpReplyBytes} B between the namespaces (Node on both ends, like the replication channel), ${rtt.tcpExchanges} exchanges, measured ${rtt.measurements} time(s) through the run (medians ${rtt.tcpMediansUs.join(', ')} µs): median ${rtt.tcpMedianUs} µs (p95 ${rtt.tcpP95Us}); ping median ${rtt.pingMedianUs ?? '—'} µs.`
       : 'Replication link round trip: not measured (see errors).',
     'The thesis replicated asynchronously (NetVM remote writes, no wait for the backup), so its overhead excludes a round trip to the backup; intact waits for the backup\'s confirmation before the reply may leave.',
-    `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the lab's default is 60 ms): replication is measured, not detection. Runs voided by a server exiting mid-run (e.g. a false takeover) and run again: ${retries.length ? retries.join('; ') : 'none'}.`,
+    deadTimeNote(retries),
   ];
   return {
     ok: errors.length === 0 && rows.every((r) => r.kernel && r.off && r.on && r.replay),

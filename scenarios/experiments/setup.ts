@@ -215,7 +215,7 @@ export function result(samples: Sample[], failures: Map<string, number>, errors:
       `connect() is timed at the client, call → 'connect' event. serial: each request once the previous one connected (the handshake alone); parallel: a group's ${size.perGroup} requests at once (the server's queues are exercised, and the figure includes the single-threaded client delivering ${size.perGroup} 'connect' events in turn). A group's connections are closed before the next group.`,
       'intact (off and on) runs scenarios/servers/intact-backlog.ts: `intact primary`\'s steps with listen({ backlog }) (there is no --backlog flag). intact\'s listener hands each established connection to the app at once when a connection handler is set, so the backlog bounds only connections nobody has accepted: it is passed, but has no effect on this workload.',
       'With replication, the SYN-ACK waits until the backup holds the connection\'s Open (DESIGN rule 5): the setup time includes one replication round trip. The thesis instead set up the backup at accept(), which with backlog 0 dropped the next SYN (the client retried after a timeout: 1.4 s).',
-      `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the lab's default 60 ms produced false takeovers on this loaded 2-CPU machine).`,
+      `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (60 ms, an earlier default, produced false takeovers on this loaded 2-CPU machine).`,
       'The kernel reference is Node\'s net with listen(backlog): Linux queues up to backlog + 1 established connections; a SYN beyond that is dropped and the client retries after 1 s.',
     ],
     errors,

@@ -13,7 +13,7 @@ import { defineScenario, type Sample, type ScenarioContext, type ScenarioResult 
 import { thesisResults } from '../thesis.js';
 import { runScenarioClient } from '../lib/programs.js';
 import { quantile } from '../lib/stats.js';
-import { labWithDeadTime, MODE_LABEL, MODE_SHORT, MODES_WITH_REPLAY as MODES, SCENARIO_DEAD_TIME_MS, withServer, type Mode, type ServerSpec } from './modes.js';
+import { deadTimeNote, labWithDeadTime, MODE_LABEL, MODE_SHORT, MODES_WITH_REPLAY as MODES, SCENARIO_DEAD_TIME_MS, withServer, type Mode, type ServerSpec } from './modes.js';
 import { cpuMsOf, idlePercent, machineCpu, pin, placement, type CpuLayout } from '../lib/cpus.js';
 
 export type Direction = 'to' | 'from';
@@ -307,7 +307,7 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
       'machine idle %: the share of all CPUs\' time that was idle during the measured transfer (/proc/stat), median over runs. Near 0 the run was bound by CPU, and with the client, the primary and the backup on one machine "on" pays for the backup\'s CPU too; well above 0 it was bound by latency or windows.',
       'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput. The kernel\'s network work (softirq on the veth pairs) is charged to whichever process runs when it happens, so the kernel reference\'s CPU and the split between processes are approximate.',
       '"machine-bound on / off" = (server + client CPU per MB, off) / (server + backup + client, on): the ratio if this machine\'s CPU, which the client, the primary and the backup share here, were the only limit. Close to the measured on / off, the machine ran out of CPU; the client\'s CPU is its own process.cpuUsage() over the transfer.',
-      `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the lab's default is 60 ms): replication is measured, not detection. Runs voided by a server exiting mid-run (e.g. a false takeover) and run again: ${retries.length ? retries.join('; ') : 'none'}.`,
+      deadTimeNote(retries),
     ],
     errors,
   };
