@@ -37,7 +37,8 @@ export interface TakeoverResult extends TakeoverTimes {
   /** Of those, rebuilt for output replay: the backup did not hold all their output, the
    *  restored app writes it again (shared/tcp/process.ts, replayCatchUp). */
   replayed: number;
-  /** Of those, held a checkpoint of the app: restored from it, not from their first byte. */
+  /** Of those, handed to the app's restore hook with its last checkpoint (not from
+   *  their first byte). */
   checkpointed: number;
   /** How the paced kick went (turns, client addresses it could not resolve). */
   kick: KickResult;
@@ -96,8 +97,9 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
   // Before the claim they go to the dead primary's MAC, which costs them nothing more:
   // no one could have answered them sooner.
   let served: ServedApp;
+  let checkpointed: number;
   try {
-    served = await restartApp(i.app, i.runtime, rebuilt);
+    ({ served, checkpointed } = await restartApp(i.app, i.runtime, rebuilt));
   } finally {
     if (raised) i.priority?.lower();
   }
@@ -129,11 +131,7 @@ export async function takeover(i: TakeoverInput): Promise<TakeoverResult> {
     kickMs: kickedAt - claimedAt, totalMs: kickedAt - t0,
   };
   let replayed = 0;
-  let checkpointed = 0;
-  for (const { r, c } of rebuilt) {
-    if (c.replayAckLimit !== undefined) replayed++;
-    if (r.checkpoint) checkpointed++;
-  }
+  for (const { c } of rebuilt) if (c.replayAckLimit !== undefined) replayed++;
   log.info({ connections: rebuilt.length, replayed, checkpointed, failed, ...times, kick: k, staleFrames: stale, realtime: raised, states }, 'takeover done');
   return { connections: rebuilt.length, replayed, checkpointed, failed, served, kick: k, staleFrames: stale, realtime: raised, states, ...times };
 }
@@ -188,8 +186,9 @@ const BOTH_WAYS_DONE: ReadonlySet<string> = new Set(['CLOSING', 'LAST-ACK', 'TIM
 /** Step 3: the app served on its port, and each rebuilt connection handed to its
  *  restore hook with the last checkpoint (rule 4), except those finished both ways
  *  with all input consumed (BOTH_WAYS_DONE), which the engine completes alone. */
-export async function restartApp(app: PreparedApp, runtime: Runtime, rebuilt: readonly Rebuilt[]): Promise<ServedApp> {
+export async function restartApp(app: PreparedApp, runtime: Runtime, rebuilt: readonly Rebuilt[]): Promise<{ served: ServedApp; checkpointed: number }> {
   const served = await serveApp(app, { runtime });
+  let checkpointed = 0;
   for (const { r, c } of rebuilt) {
     if (BOTH_WAYS_DONE.has(c.state) && c.recvQueued() === 0) continue;
     if (c.localPort !== served.port) {
@@ -207,6 +206,7 @@ export async function restartApp(app: PreparedApp, runtime: Runtime, rebuilt: re
       if (app.instance.restore) {
         const state = r.checkpoint ? JSON.parse(r.checkpoint.state.toString('utf8')) : undefined;
         app.instance.restore(socket, state);
+        if (r.checkpoint) checkpointed++;
       } else {
         // No restore hook: the app restarts the connection from its first byte, which
         // the store still holds, since such an app never checkpoints.
@@ -221,7 +221,7 @@ export async function restartApp(app: PreparedApp, runtime: Runtime, rebuilt: re
     // the socket hears it now, or it would never see EOF (and never close).
     if (c.finReceived()) c.handler?.end();
   }
-  return served;
+  return { served, checkpointed };
 }
 
 /** The kick of one rebuilt connection. One rebuilt in SYN-RECEIVED (the backup holds

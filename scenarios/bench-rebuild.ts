@@ -156,7 +156,7 @@ async function oneRep(n: number, o: Pick<Options, 'shape' | 'viaTakeover'>, gc: 
     runtime.start(true);
     const t2 = performance.now();
     const u2 = process.cpuUsage();
-    served = await restartApp(app, runtime, rebuilt);
+    ({ served } = await restartApp(app, runtime, rebuilt));
     const t3 = performance.now();
     const u3 = process.cpuUsage();
     const heapAfter = process.memoryUsage().heapUsed;

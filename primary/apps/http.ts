@@ -218,6 +218,8 @@ async function resumeDownload(root: string | undefined, every: number, socket: I
   const offset = socket.positions.produced - s.bodyStart;
   const path = root === undefined ? undefined : await resolveUnder(root, new URL(s.get, 'http://x').pathname);
   const st = path === undefined ? undefined : await stat(path);
+  // The client may have reset the connection while we looked for the file.
+  if (socket.destroyed) return;
   if (path === undefined || !st || st.size !== s.size || offset < 0 || offset > s.size) {
     // Resuming would send the client bytes of another file than its Content-Length and
     // first bytes promised: a reset is honest, a corrupt download is not.
@@ -226,28 +228,35 @@ async function resumeDownload(root: string | undefined, every: number, socket: I
     return;
   }
   const cps = new BodyCheckpoints(socket, s, every, offset, () => true);
+  let src: Readable | undefined;
+  const resume = () => src?.resume();
+  const gone = () => {
+    cps.stop();
+    src?.destroy();
+  };
   const done = () => {
     cps.stop();
+    socket.off('drain', resume);
+    socket.off('close', gone);
+    // As Node's http server would go on: the next request, or our FIN and, once it is
+    // queued, the socket's end (destroySoon, which its server calls).
     if (s.keepAlive) server.emit('connection', socket);
-    else socket.end();
+    else socket.destroySoon();
   };
   if (offset === s.size) return done();
-  const src: Readable = createReadStream(path, { start: offset, highWaterMark: 256 * 1024 });
+  src = createReadStream(path, { start: offset, highWaterMark: 256 * 1024 });
   src.on('data', (b) => {
     if (typeof b === 'string') return; // no encoding was set
     const more = socket.write(b);
     cps.wrote(b.length);
-    if (!more) src.pause();
+    if (!more) src?.pause();
   });
-  socket.on('drain', () => src.resume());
+  socket.on('drain', resume);
+  socket.on('close', gone);
   src.on('end', done);
   src.on('error', (err) => {
     log.warn({ err: err.message, path }, 'download stopped on restore');
     socket.destroy();
-  });
-  socket.on('close', () => {
-    cps.stop();
-    src.destroy();
   });
 }
 

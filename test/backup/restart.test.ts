@@ -64,9 +64,10 @@ t.test('connections finished both ways go to the engine alone; the others to the
   const { rebuilt, failed } = rebuildConnections(store, runtime.stack, performance.now());
   t.equal(failed, 0);
   t.same(rebuilt.map(({ c }) => c.state), states, 'every state rebuilt as replicated');
-  const served = await restartApp(prepareApp(app), runtime, rebuilt);
+  const { served, checkpointed } = await restartApp(prepareApp(app), runtime, rebuilt);
   t.teardown(() => served.close());
   t.same(restored.sort(), [1, 2, 6], 'the app has ESTABLISHED, CLOSE-WAIT and the one with input left');
+  t.equal(checkpointed, 2, 'restored from a checkpoint: 1 and 2 (6 has none; the engine\'s own are not counted)');
   for (const { c } of rebuilt.slice(2, 5)) t.equal(c.handler, undefined, `${c.state}: no socket on it`);
   t.same(rebuilt.slice(2, 5).map(({ c }) => c.state), ['TIME-WAIT', 'LAST-ACK', 'CLOSING'], 'still the engine\'s to finish');
 });

@@ -2,7 +2,7 @@
 // client on the peer's side of each connection.
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,17 @@ class CheckpointingRuntime extends FakeRuntime {
   }
 }
 
+/** This process's open files (Linux). */
+function openFiles(): string[] {
+  return readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+}
+
 async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -232,6 +243,21 @@ t.test('http app downloads: checkpoints, and a restore from each', async (t) => 
     const conn = restore(cp);
     await until('our FIN', () => conn.finSent);
     t.ok(conn.sentBytes().equals(response.subarray(cp.produced)));
+    // The client closes its side too: the socket is gone, as on the original path.
+    conn.deliverFin();
+    conn.finish();
+    await until('the socket closed', () => ![...served.server.connections()].some((s) => s.remotePort === conn.remotePort), 2000);
+    t.pass('the restored socket left the server');
+  });
+
+  t.test('a client that resets while the resume looks for the file: nothing is left open', async (t) => {
+    runtime.checkpoints.length = 0;
+    await get('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    const conn = restore(runtime.checkpoints[0]!);
+    conn.peerReset();
+    await new Promise((r) => setTimeout(r, 300));
+    t.same(openFiles().filter((f) => f.endsWith('big.bin')), [], 'no descriptor of the file');
+    t.equal(conn.sentBytes().length, 0);
   });
 
   t.test('no checkpoint when the input holds more than the request', async (t) => {
