@@ -17,14 +17,18 @@
 // A checkpoint must describe exactly what was consumed and produced (socket.checkpoint),
 // and Node's http server does not say how many input bytes a request took, nor whether a
 // response's bytes went to the socket at once. So a download checkpoints only when both
-// can be seen to hold: it answers the connection's first request and no other request
-// has been parsed, the input consumed so far is that request's head and nothing more
-// (one blank-line terminator, at its very end: no pipelined bytes, no body), and the
-// bytes written to the socket are the header block plus the body so far.
+// can be seen to hold: no later request has been parsed; the input consumed so far ends
+// exactly at the end of this request's head; and the bytes written to the socket are the
+// header block plus the body so far. The input is followed by counting blank-line
+// terminators (`\r\n\r\n`; Node refuses heads ending otherwise): every head has one,
+// so when there are exactly as many as requests parsed, none is in a body and the last
+// ends the last head. A body holding one (or a chunked body's end) makes the counts
+// differ for good: that connection checkpoints no more. Otherwise it just does not
+// checkpoint (and the connection replays from its last checkpoint, or its first byte,
+// as before).
 // The file is found again by the request's path and must have the same size; that the
 // primary and the backup serve the same content is the deployment's duty (as for any
-// regenerated reply). A file that changed size resets the connection on resume. Otherwise it just does not checkpoint (and the
-// connection replays from its last checkpoint, or its first byte, as before).
+// regenerated reply). A file that changed size resets the connection on resume.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
@@ -90,23 +94,35 @@ export async function resolveUnder(root: string, urlPath: string): Promise<strin
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
-/** Request heads longer than this are not followed (Node's own limit is 16 KiB). */
+/** A connection's input is followed for this many bytes (Node's own limit on one
+ *  request head is 16 KiB); past it, it checkpoints no more. */
 const MAX_SCANNED = 64 * 1024;
 
-/** Watches the input a connection's app consumed, from its first byte, to tell when it
- *  is exactly one request head with nothing after it. */
-class FirstRequest {
-  constructor(readonly socket: IntactSocket) {}
-  /** Bytes consumed so far, while they can still be one head (then left as is). */
-  private seen = 0;
+/** Watches the input a connection's app consumed, request head after request head,
+ *  to tell when it ends exactly at the end of the last head parsed (see the top). */
+class RequestHeads {
+  /** Bytes consumed so far (stream positions), while followed. */
+  private seen: number;
   private tail = Buffer.alloc(0);
+  /** Terminators seen, and where the last ends. */
   private ends = 0;
-  private endAt = -1;
-  /** Requests the http server parsed on this connection. */
+  private endAt: number;
+  /** Requests the http server parsed since the watch began. */
   requests = 0;
 
+  /** From `start`: the connection's first byte, or where a restored one resumes. */
+  constructor(readonly socket: IntactSocket, private readonly start: number) {
+    this.seen = start;
+    this.endAt = start;
+  }
+
+  /** Followed while the heads are short; a long-lived connection stops being followed. */
+  get following(): boolean {
+    return this.ends <= this.requests + 1 && this.seen - this.start <= MAX_SCANNED;
+  }
+
   push(chunk: Buffer): void {
-    if (this.seen > MAX_SCANNED) return;
+    if (!this.following) return;
     const buf = Buffer.concat([this.tail, chunk]);
     const base = this.seen - this.tail.length;
     for (let i = buf.indexOf(HEAD_END); i >= 0; i = buf.indexOf(HEAD_END, i + 1)) {
@@ -118,14 +134,26 @@ class FirstRequest {
     this.tail = buf.subarray(Math.max(0, buf.length - 3));
   }
 
-  /** The input consumed is one request head, ending exactly at `consumed`. */
-  isExactly(consumed: number): boolean {
-    return this.requests === 1 && this.seen <= MAX_SCANNED && this.ends === 1 && this.endAt === consumed && this.seen === consumed;
+  /** The input consumed ends exactly at the end of request `n`'s head (the n-th since
+   *  the watch began), the last one parsed. */
+  endsAtRequest(n: number, consumed: number): boolean {
+    return this.following && this.requests === n && this.ends === n && this.endAt === consumed && this.seen === consumed;
   }
 }
 
-/** The connections the app was handed (connection()), by socket. */
-const firstRequests = new WeakMap<object, FirstRequest>();
+/** The connections the app follows, by socket. */
+const requestHeads = new WeakMap<object, RequestHeads>();
+
+/** Follows a connection's request heads from `start` (RequestHeads). */
+function watchHeads(socket: IntactSocket, start: number): void {
+  const heads = new RequestHeads(socket, start);
+  requestHeads.set(socket, heads);
+  const onData = (b: Buffer) => {
+    heads.push(b);
+    if (!heads.following) socket.off('data', onData);
+  };
+  socket.on('data', onData);
+}
 
 /** Checkpoints of one download: every `every` body bytes, when exact (top of the file).
  *  A checkpoint is tried after each write, once the writes of that turn reached the
@@ -169,7 +197,9 @@ class BodyCheckpoints {
   }
 }
 
-async function serveFile(root: string | undefined, every: number, req: http.IncomingMessage, res: http.ServerResponse, log: Logger) {
+/** `n`: the request's number on its connection (RequestHeads), taken when it was parsed:
+ *  by the time the file is found, later requests may have been. */
+async function serveFile(root: string | undefined, every: number, n: number, req: http.IncomingMessage, res: http.ServerResponse, log: Logger) {
   const urlPath = new URL(req.url ?? '/', 'http://x').pathname;
   const path = root === undefined ? undefined : await resolveUnder(root, urlPath);
   if (path === undefined) return reply(res, 404, 'not found\n');
@@ -177,18 +207,18 @@ async function serveFile(root: string | undefined, every: number, req: http.Inco
   res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': st.size });
   if (req.method === 'HEAD') return res.end();
   const src = createReadStream(path, { highWaterMark: 256 * 1024 });
-  const first = firstRequests.get(req.socket);
+  const heads = requestHeads.get(req.socket);
   let cps: BodyCheckpoints | undefined;
   // A file no longer than the interval never reaches a checkpoint: it is sent as before,
   // the header block held back to leave with the body's first bytes.
-  if (every > 0 && st.size > every && first && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+  if (every > 0 && st.size > every && heads?.following) {
     // The header block goes now, on its own: where the body starts is then known.
     res.flushHeaders();
-    const socket = first.socket;
+    const socket = heads.socket;
     const state: DownloadState = {
       v: 1, get: req.url ?? '/', size: st.size, bodyStart: socket.positions.produced, keepAlive: res.shouldKeepAlive,
     };
-    cps = new BodyCheckpoints(socket, state, every, 0, () => first.isExactly(socket.positions.consumed));
+    cps = new BodyCheckpoints(socket, state, every, 0, () => heads.endsAtRequest(n, socket.positions.consumed));
   }
   pipeline(src, res, (err) => {
     if (err) log.debug({ err: (err as NodeJS.ErrnoException).code ?? err.message, path }, 'download stopped');
@@ -240,8 +270,12 @@ async function resumeDownload(root: string | undefined, every: number, socket: I
     socket.off('close', gone);
     // As Node's http server would go on: the next request, or our FIN and, once it is
     // queued, the socket's end (destroySoon, which its server calls).
-    if (s.keepAlive) server.emit('connection', socket);
-    else socket.destroySoon();
+    if (s.keepAlive) {
+      watchHeads(socket, socket.positions.consumed);
+      server.emit('connection', socket);
+    } else {
+      socket.destroySoon();
+    }
   };
   if (offset === s.size) return done();
   src = createReadStream(path, { start: offset, highWaterMark: 256 * 1024 });
@@ -273,12 +307,12 @@ export const httpApp: IntactApp = {
       // client already has are dropped by position (rule 2) — a Date header would make
       // the replay differ from the original.
       res.sendDate = false;
-      const first = firstRequests.get(req.socket);
-      if (first) first.requests++;
+      const heads = requestHeads.get(req.socket);
+      if (heads) heads.requests++;
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (req.method === 'PUT' && path === '/sha256') return hashBody(req, res);
       if (req.method === 'GET' || req.method === 'HEAD') {
-        serveFile(root, checkpointBytes, req, res, log).catch((err: Error) => {
+        serveFile(root, checkpointBytes, heads?.requests ?? 0, req, res, log).catch((err: Error) => {
           log.warn({ err: err.message }, 'GET failed');
           if (!res.headersSent) reply(res, 500, 'internal error\n');
           else res.destroy();
@@ -293,18 +327,9 @@ export const httpApp: IntactApp = {
       log.debug({ err: err.code ?? err.message }, 'http client error');
       socket.destroy();
     });
-    const watchFirstRequest = (socket: IntactSocket) => {
-      const first = new FirstRequest(socket);
-      firstRequests.set(socket, first);
-      const onData = (b: Buffer) => {
-        first.push(b);
-        if (socket.positions.consumed > MAX_SCANNED) socket.off('data', onData);
-      };
-      socket.on('data', onData);
-    };
     return {
       connection(socket) {
-        watchFirstRequest(socket);
+        watchHeads(socket, 0);
         server.emit('connection', socket);
       },
       // No checkpoint: a rebuilt connection replays from its first byte (the store

@@ -192,7 +192,19 @@ t.test('http app downloads: checkpoints, and a restore from each', async (t) => 
       head = sent.indexOf('\r\n\r\n') + 4;
       return head > 3 && sent.length >= head + big.length;
     });
+    await new Promise((r) => setImmediate(r));
     return { conn, response: conn.sentBytes(), head };
+  }
+
+  /** Waits for the whole big.bin response that starts at `from` on `conn`, and one
+   *  turn more (a checkpoint is tried on the tick after a write). */
+  async function bigResponse(conn: FakeConnection, from: number): Promise<void> {
+    await until('the download', () => {
+      const sent = conn.sentBytes();
+      const head = sent.indexOf('\r\n\r\n', from) + 4;
+      return head > 3 && sent.length >= head + big.length;
+    });
+    await new Promise((r) => setImmediate(r));
   }
 
   /** A takeover at checkpoint `cp`: a rebuilt connection handed to restore(). */
@@ -280,6 +292,57 @@ t.test('http app downloads: checkpoints, and a restore from each', async (t) => 
     }
     t.ok(c2.sentBytes().length > 4 * every, 'several checkpointBytes of body went out');
     t.equal(runtime.checkpoints.length, 0, 'a partial next request');
+  });
+
+  t.test('a later download on a keep-alive connection checkpoints too, and restores exactly', async (t) => {
+    runtime.checkpoints.length = 0;
+    const conn = l.connect(roomy);
+    const r1 = 'GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n';
+    conn.deliver(r1);
+    await until('the first reply', () => conn.sentBytes().toString('latin1').endsWith('small\n'));
+    const first = conn.sentBytes().length;
+    const r2 = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n';
+    conn.deliver(r2);
+    await bigResponse(conn, first);
+    const response = conn.sentBytes();
+    const cps = [...runtime.checkpoints];
+    t.equal(cps.length, Math.floor(big.length / every));
+    for (const cp of cps) t.equal(cp.consumed, r1.length + r2.length, 'consumed: both requests, exactly');
+    const cp = cps[1]!;
+    const again = restore(cp);
+    await until('the rest', () => again.sentBytes().length >= response.length - cp.produced);
+    t.ok(again.sentBytes().equals(response.subarray(cp.produced)), 'the rest of the second response, byte for byte');
+  });
+
+  t.test('after a body holding a blank line the connection checkpoints no more; after another, it does', async (t) => {
+    for (const [body, want] of [['\r\n\r\n\r\n\r\n', 0], ['abcdefgh', Math.floor(big.length / every)]] as const) {
+      runtime.checkpoints.length = 0;
+      const conn = l.connect(roomy);
+      const put = `PUT /sha256 HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      conn.deliver(put);
+      await until('the receipt', () => conn.sentBytes().toString('latin1').includes('sha256'));
+      const sent = conn.sentBytes().length;
+      const get = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n';
+      conn.deliver(get);
+      await bigResponse(conn, sent);
+      t.equal(runtime.checkpoints.length, want, JSON.stringify(body));
+      t.ok(runtime.checkpoints.every((c) => c.consumed === put.length + get.length), 'consumed: both requests, exactly');
+    }
+  });
+
+  t.test('a restored connection checkpoints its next download', async (t) => {
+    runtime.checkpoints.length = 0;
+    const { response } = await get('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    const cp = runtime.checkpoints.at(-1)!;
+    runtime.checkpoints.length = 0;
+    const conn = restore(cp);
+    await until('the rest', () => conn.sentBytes().length >= response.length - cp.produced);
+    const sent = conn.sentBytes().length;
+    const r2 = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n';
+    conn.deliver(r2);
+    await bigResponse(conn, sent);
+    t.equal(runtime.checkpoints.length, Math.floor(big.length / every));
+    t.ok(runtime.checkpoints.every((c) => c.consumed === cp.consumed + r2.length), 'consumed: up to the new request, exactly');
   });
 
   t.test('a file that changed size: the restore resets the connection', async (t) => {
