@@ -144,6 +144,10 @@ class RequestHeads {
 /** The connections the app follows, by socket. */
 const requestHeads = new WeakMap<object, RequestHeads>();
 
+/** Restored keep-alive connections still on the keep-alive timeout resumeDownload gave
+ *  them: the next request clears it, as Node's server clears its own. */
+const awaitingRequest = new WeakSet<object>();
+
 /** Follows a connection's request heads from `start` (RequestHeads). */
 function watchHeads(socket: IntactSocket, start: number): void {
   const heads = new RequestHeads(socket, start);
@@ -273,6 +277,11 @@ async function resumeDownload(root: string | undefined, every: number, socket: I
     if (s.keepAlive) {
       watchHeads(socket, socket.positions.consumed);
       server.emit('connection', socket);
+      // Node's server gives a connection its keep-alive timeout when a response ends,
+      // and this one's ended before the server had it: without this, an idle client
+      // would hold it until the server's headersTimeout (60 s) instead of 5 s.
+      socket.setTimeout(server.keepAliveTimeout);
+      awaitingRequest.add(socket);
     } else {
       socket.destroySoon();
     }
@@ -309,6 +318,7 @@ export const httpApp: IntactApp = {
       res.sendDate = false;
       const heads = requestHeads.get(req.socket);
       if (heads) heads.requests++;
+      if (awaitingRequest.delete(req.socket)) req.socket.setTimeout(0);
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (req.method === 'PUT' && path === '/sha256') return hashBody(req, res);
       if (req.method === 'GET' || req.method === 'HEAD') {

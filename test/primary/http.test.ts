@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createServer } from '../../primary/server.js';
 import { serveApp } from '../../primary/app.js';
 import { httpApp } from '../../primary/apps/http.js';
-import { FakeConnection, FakeRuntime, peerStream, type FakeListener } from './fake-engine.js';
+import { FakeConnection, FakeRuntime, ManualTimers, peerStream, type FakeListener } from './fake-engine.js';
 import type { SocketProtection } from '../../primary/socket.js';
 
 interface Reply {
@@ -407,4 +407,47 @@ t.test('http app: an unprotected download offers its checkpoints for resynchroni
   t.ok(offers.length >= size / every - 1, `${offers.length} offers`);
   for (const o of offers) t.equal(o.consumed, request.length);
   t.ok(offers.every((o, i) => i === 0 || o.produced - offers[i - 1]!.produced >= every), 'one per checkpointBytes');
+});
+
+t.test('http app: a restored keep-alive connection gets the keep-alive timeout until its next request', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'intact-http-idle-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const size = 2 * 1024 * 1024;
+  writeFileSync(join(root, 'big.bin'), randomBytes(size));
+  writeFileSync(join(root, 'small.txt'), 'small\n');
+  const timers = new ManualTimers();
+  const runtime = new CheckpointingRuntime();
+  const served = await serveApp(httpApp, { runtime, options: { root, checkpointBytes: String(512 * 1024) }, serverOptions: { timers } });
+  t.teardown(() => served.close());
+  const conn = runtime.listeners.get(80)!.connect({ sendCapacity: 64 << 20 });
+  conn.deliver('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+  await until('the download', () => conn.sentBytes().length > size);
+  await new Promise((r) => setImmediate(r));
+  const cp = runtime.checkpoints.at(-1)!;
+  const restoreOne = async () => {
+    const c = new FakeConnection({ localPort: 80, sendCapacity: 64 << 20 });
+    const socket = served.server.adopt(c, { consumed: cp.consumed, produced: cp.produced, replicatedEnd: cp.produced });
+    socket.on('error', () => undefined);
+    served.instance.restore!(socket, cp.state);
+    await until('the rest', () => c.sentBytes().length >= conn.sentBytes().length - cp.produced);
+    // The file's end is read after its last bytes: then the server has the connection.
+    await until('the hand-over', () => socket.timeout > 0);
+    return { c, socket };
+  };
+
+  const idle = await restoreOne();
+  timers.advance(4_900);
+  t.notOk(idle.socket.destroyed, 'idle 4.9 s: still open');
+  timers.advance(200);
+  t.ok(idle.socket.destroyed, 'idle past the 5 s keep-alive timeout: closed');
+
+  // A next request clears it (as Node clears its own): a download the client stops
+  // reading for longer than 5 s stays open (the server has no timeout during a reply).
+  const busy = await restoreOne();
+  timers.advance(1_000);
+  busy.c.sendCapacity = busy.c.sendUsed + 64 * 1024;
+  busy.c.deliver('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+  await until('a full send queue', () => busy.c.sendFree() === 0);
+  timers.advance(20_000);
+  t.notOk(busy.socket.destroyed, 'a stalled reply, 20 s idle: still open');
 });
