@@ -2,7 +2,7 @@
 // backup holds, in the engine's own snapshot form, so the same engine that ran on
 // the primary continues the connection (TcpStack.restore).
 import type { TcbSnapshot } from '../shared/tcp/tcb.js';
-import { STATES, finIssued } from '../shared/replication/states.js';
+import { STATES, finIssued, replayRunsAhead } from '../shared/replication/states.js';
 import type { Replica } from './store.js';
 import { seqGt } from '../shared/tcp/seq.js';
 
@@ -85,7 +85,7 @@ export function rebuildSnapshot(r: Replica, o: RebuildOptions): TcbSnapshot {
   // Output replay: the primary may have sent up to the window past the snd_una it had
   // replicated (never its FIN), bytes this backup does not hold; the client's ACK for
   // them tells the rebuilt engine how much of the regenerated output to drop.
-  if (open.replayWindow > 0 && (state === 'ESTABLISHED' || state === 'CLOSE-WAIT')) {
+  if (open.replayWindow > 0 && replayRunsAhead(state)) {
     snap.replayAckLimit = (sndUna + open.replayWindow) >>> 0;
   }
   return snap;

@@ -9,7 +9,7 @@
 import {
   MsgType, type Checkpoint, type Message, type Open, type Update,
 } from '../shared/replication/messages.js';
-import { STATES } from '../shared/replication/states.js';
+import { STATES, replayRunsAhead } from '../shared/replication/states.js';
 import { dropFront } from '../shared/chunks.js';
 
 /** Raised by apply(): the session must end; `reason` is logged and counted. */
@@ -305,8 +305,7 @@ export class ReplicaStore {
         // established (never past our FIN: the FIN and all before it are replicated
         // before it leaves), and at most the replay window at a time (the primary's
         // output never runs further past the snd_una it replicated).
-        const state = STATES[m.state];
-        const jump = r.open.replayWindow > 0 && (state === 'ESTABLISHED' || state === 'CLOSE-WAIT') && unaPos > r.snd.endPos &&
+        const jump = r.open.replayWindow > 0 && replayRunsAhead(STATES[m.state]) && unaPos > r.snd.endPos &&
           unaPos - r.snd.endPos <= r.open.replayWindow;
         if (unaPos > r.snd.endPos + 1 && !jump) return new ReplicaError('snd-una-beyond-replicated', m.conn);
         r.update = m;

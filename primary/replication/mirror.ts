@@ -24,7 +24,7 @@
 import type { TcpConnection, ConnectionObserver } from '../../shared/tcp/connection.js';
 import type { TcpState } from '../../shared/tcp/tcb.js';
 import { MsgType, type Message, type Open } from '../../shared/replication/messages.js';
-import { stateIndex } from '../../shared/replication/states.js';
+import { replayRunsAhead, stateIndex } from '../../shared/replication/states.js';
 import { logger } from '../../shared/log.js';
 import { seqGt, seqLt } from '../../shared/tcp/seq.js';
 import { dropFront } from '../../shared/chunks.js';
@@ -407,8 +407,7 @@ export class Mirror implements ConnectionObserver {
     // Replay: the backup's send stream jumps to snd_una (the client holds everything
     // below it); bytes waiting to be replicated below it are not needed any more. Only
     // where the store takes a jump: ESTABLISHED or CLOSE-WAIT, before our FIN.
-    const open = reportedState(c.state, false, finRecv);
-    const jump = m.replay && !m.finSendSent && una > m.sndEnd && (open === 'ESTABLISHED' || open === 'CLOSE-WAIT');
+    const jump = m.replay && !m.finSendSent && una > m.sndEnd && replayRunsAhead(reportedState(c.state, false, finRecv));
     if (jump) {
       dropFront(m.pendingSend, una - m.sndEnd);
       m.sndEnd = una;

@@ -14,3 +14,11 @@ export function stateIndex(s: TcpState): number {
 export function finIssued(s: TcpState): boolean {
   return s === 'FIN-WAIT-1' || s === 'FIN-WAIT-2' || s === 'CLOSING' || s === 'TIME-WAIT' || s === 'LAST-ACK';
 }
+
+/** States in which output replay lets our output run past what the backup holds: open
+ *  our way, no FIN of ours issued (it leaves only once the backup holds it and all
+ *  before it). The one rule for the mirror (asks for a jump of the backup's send stream),
+ *  the store (takes one) and the rebuild (accepts a client's ACK past the replica). */
+export function replayRunsAhead(s: TcpState | undefined): boolean {
+  return s === 'ESTABLISHED' || s === 'CLOSE-WAIT';
+}
