@@ -127,19 +127,6 @@ export const SCENARIOS: Record<string, Scenario> = {
     finishDelayMs: 15,
     replayWindow: 4000,
   },
-  /** Output replay, both ways, the server closes first: the FIN waits for the backup to
-   *  hold it and every byte before it. */
-  replayServerCloses: {
-    ...base,
-    name: 'replayServerCloses',
-    workload: {
-      requests: [{ reply: 1500, pad: 1500 }, { reply: 2500, pad: 600 }, { reply: 400, pad: 2200 }],
-      closer: 'server', maxWrite: 900, pipelined: true, closeDelayMs: 20,
-    },
-    checkpointEvery: 1,
-    issNearWrap: true,
-    replayWindow: 4000,
-  },
   /** Output replay with an app that never checkpoints: the backup's app writes the
    *  whole reply stream again from byte 0. */
   replayNoCheckpoint: {
@@ -165,33 +152,6 @@ export const SCENARIOS: Record<string, Scenario> = {
     },
     checkpointEvery: 1,
     replayWindow: 3000,
-  },
-  /** Output replay with a small bound on the backup (rule 7): a checkpoint's output and
-   *  the bytes before our FIN wait for room while the client's ACKs make some of them
-   *  unneeded. */
-  replayBackPressure: {
-    ...base,
-    name: 'replayBackPressure',
-    bytesPerConnection: 3200,
-    workload: {
-      requests: [{ reply: 1800, pad: 1400 }, { reply: 1500, pad: 1500 }, { reply: 900, pad: 1000 }, { reply: 2500, pad: 200 }],
-      closer: 'client', maxWrite: 800, pipelined: true,
-    },
-    checkpointEvery: 1,
-    replayWindow: 3000,
-  },
-  /** Output replay for a connection resynchronised when the backup arrives mid-session. */
-  replayResync: {
-    ...base,
-    name: 'replayResync',
-    protectAfterMs: 30,
-    workload: {
-      requests: [{ reply: 600, pad: 400 }, { reply: 100, pad: 300 }, { reply: 1500, pad: 300 }, { reply: 300, pad: 1800 }, { reply: 2500, pad: 100 }, { reply: 200, pad: 900 }],
-      closer: 'client', maxWrite: 700, pipelined: false,
-    },
-    checkpointEvery: 1,
-    finishDelayMs: 5,
-    replayWindow: 2000,
   },
   /** Output replay, the server closes after replies it never checkpointed: the close
    *  comes while the backup's send stream lags snd_una, so the jump and our FIN must go
@@ -250,3 +210,20 @@ export const SCENARIOS: Record<string, Scenario> = {
     checkpointEvery: 1,
   },
 };
+
+/** `s` with output replay (`replayWindow` bytes past the snd_una the backup holds),
+ *  named replay<Name>. */
+function withReplay(s: Scenario, replayWindow: number): Scenario {
+  return { ...s, name: `replay${s.name[0]!.toUpperCase()}${s.name.slice(1)}`, replayWindow };
+}
+
+for (const r of [
+  // Both ways, the server closes first: the FIN waits for the backup to hold it and
+  // every byte before it.
+  withReplay(SCENARIOS.serverCloses!, 4000),
+  // A small bound on the backup (rule 7): a checkpoint's output and the bytes before
+  // our FIN wait for room while the client's ACKs make some of them unneeded.
+  withReplay(SCENARIOS.backPressure!, 3000),
+  // A connection resynchronised when the backup arrives mid-session.
+  withReplay(SCENARIOS.resync!, 2000),
+]) SCENARIOS[r.name] = r;
