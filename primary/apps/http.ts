@@ -39,16 +39,13 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/log.js';
 import type { IntactSocket } from '../socket.js';
 import { parseAppOptions, type IntactApp } from '../app.js';
+import { checkpointBytesOption, EveryBytes } from './every-bytes.js';
 
 export const DEFAULT_CHECKPOINT_BYTES = 32 * 1024 * 1024;
 
 const Options = z.strictObject({
   root: z.string().min(1, { error: 'must be a directory path' }).optional(),
-  checkpointBytes: z.coerce
-    .number({ error: 'must be a number of bytes (0: never)' })
-    .int({ error: 'must be a whole number of bytes' })
-    .min(0, { error: 'must be 0 (never) or more' })
-    .default(DEFAULT_CHECKPOINT_BYTES),
+  checkpointBytes: checkpointBytesOption(DEFAULT_CHECKPOINT_BYTES),
 });
 
 /** The state of a download's checkpoint. The offset in the body is not in it: it is
@@ -159,46 +156,11 @@ function watchHeads(socket: IntactSocket, start: number): void {
   socket.on('data', onData);
 }
 
-/** Checkpoints of one download: every `every` body bytes, when exact (top of the file).
- *  A checkpoint is tried after each write, once the writes of that turn reached the
- *  socket (Node's http corks it until the next tick), and when the socket drains. The
- *  drain matters to a connection left unprotected while the backup was away: only a
- *  checkpoint taken with all output in the engine can put it under a new backup's
- *  protection (resync), and at full speed that is when the socket drains. */
-class BodyCheckpoints {
-  private nextAt: number;
-  private readonly attempt = () => this.tryNow();
-  private readonly attemptSoon = () => process.nextTick(this.attempt);
-  constructor(
-    private readonly socket: IntactSocket,
-    private readonly state: DownloadState,
-    private readonly every: number,
-    /** Body bytes already out when counting starts (a restored download). */
-    private body: number,
-    private readonly exactInput: () => boolean,
-  ) {
-    this.nextAt = every > 0 ? body + every : Infinity;
-    socket.on('drain', this.attempt);
-  }
-
-  /** `n` more body bytes were handed to the socket. */
-  wrote(n: number): void {
-    this.body += n;
-    if (this.body >= this.nextAt) this.attemptSoon();
-  }
-
-  /** The body is over (or the connection). */
-  stop(): void {
-    this.socket.off('drain', this.attempt);
-    this.nextAt = Infinity;
-  }
-
-  private tryNow(): void {
-    if (this.body < this.nextAt) return;
-    if (this.socket.positions.produced !== this.state.bodyStart + this.body || !this.exactInput()) return;
-    // False: not protected, and no backup took the connection on: try again later.
-    if (this.socket.checkpoint(this.state)) this.nextAt = this.body + this.every;
-  }
+/** Checkpoints of one download: every `every` body bytes (EveryBytes), when the
+ *  socket's output is exactly the header block and the body so far and `exactInput`
+ *  holds (top of the file). `body`: body bytes already out (a restored download). */
+function bodyCheckpoints(socket: IntactSocket, state: DownloadState, every: number, body: number, exactInput: () => boolean): EveryBytes {
+  return new EveryBytes(socket, every, body, (done) => socket.positions.produced === state.bodyStart + done && exactInput(), () => state);
 }
 
 /** `n`: the request's number on its connection (RequestHeads), taken when it was parsed:
@@ -212,7 +174,7 @@ async function serveFile(root: string | undefined, every: number, n: number, req
   if (req.method === 'HEAD') return res.end();
   const src = createReadStream(path, { highWaterMark: 256 * 1024 });
   const heads = requestHeads.get(req.socket);
-  let cps: BodyCheckpoints | undefined;
+  let cps: EveryBytes | undefined;
   // A file no longer than the interval never reaches a checkpoint: it is sent as before,
   // the header block held back to leave with the body's first bytes.
   if (every > 0 && st.size > every && heads?.following) {
@@ -222,7 +184,7 @@ async function serveFile(root: string | undefined, every: number, n: number, req
     const state: DownloadState = {
       v: 1, get: req.url ?? '/', size: st.size, bodyStart: socket.positions.produced, keepAlive: res.shouldKeepAlive,
     };
-    cps = new BodyCheckpoints(socket, state, every, 0, () => heads.endsAtRequest(n, socket.positions.consumed));
+    cps = bodyCheckpoints(socket, state, every, 0, () => heads.endsAtRequest(n, socket.positions.consumed));
   }
   pipeline(src, res, (err) => {
     if (err) log.debug({ err: (err as NodeJS.ErrnoException).code ?? err.message, path }, 'download stopped');
@@ -231,7 +193,7 @@ async function serveFile(root: string | undefined, every: number, n: number, req
     const c = cps;
     // After pipe's own 'data' listener (pipeline added it): res.write has taken each
     // chunk when this one runs.
-    src.on('data', (b) => c.wrote(b.length));
+    src.on('data', (b) => c.add(b.length));
     res.on('close', () => c.stop());
   }
 }
@@ -261,7 +223,7 @@ async function resumeDownload(root: string | undefined, every: number, socket: I
     socket.resetAndDestroy();
     return;
   }
-  const cps = new BodyCheckpoints(socket, s, every, offset, () => true);
+  const cps = bodyCheckpoints(socket, s, every, offset, () => true);
   let src: Readable | undefined;
   const resume = () => src?.resume();
   const gone = () => {
@@ -291,7 +253,7 @@ async function resumeDownload(root: string | undefined, every: number, socket: I
   src.on('data', (b) => {
     if (typeof b === 'string') return; // no encoding was set
     const more = socket.write(b);
-    cps.wrote(b.length);
+    cps.add(b.length);
     if (!more) src?.pause();
   });
   socket.on('drain', resume);

@@ -3,12 +3,13 @@
 // bytes read it writes `reply` bytes, the request repeated (or cut) to that length.
 // request = reply = 1000 is the thesis' table 4-2 echo; reply = 1 its table 4-3.
 //
-// Why not the echo app: echo never checkpoints, so the backup may free none of its
-// input and the connection stalls once the store is full (DESIGN rule 7) — 5,000
-// exchanges of 1 KB are beyond the default 4 MB. rr checkpoints at a request boundary
-// once CHECKPOINT_BYTES more input has been consumed, as a real app would: the store
-// stays bounded and the cost of checkpoints is spread as in practice, not paid per
-// exchange. Its state is empty (a boundary has nothing pending), so restore() is serve().
+// Why not the echo app: echo answers each read as it comes, whatever its size, while
+// the reply = 1 workloads need a reply per `request` bytes; and rr's checkpoints fall
+// on request boundaries. It checkpoints once CHECKPOINT_BYTES more input has been
+// consumed, as a real app would (an app that never checkpoints stalls once the store
+// is full, DESIGN rule 7: 5,000 exchanges of 1 KB are beyond the default 4 MB): the
+// store stays bounded and the cost of checkpoints is spread as in practice, not paid
+// per exchange. Its state is empty (a boundary has nothing pending), so restore() is serve().
 //   intact primary --app scenarios/apps/rr.ts --app-opt request=256 --app-opt reply=1
 import { z } from 'zod';
 import { parseAppOptions, type IntactApp } from '../../primary/app.js';

@@ -7,15 +7,23 @@
 //   verified, connectMs, firstByteMs, lastByteMs, seconds, gbps, cpuMs}
 //   *Ms are from the moment connect() returned; seconds = connected → EOF; cpuMs = this
 //   process's CPU time over those seconds (the hash after EOF not included).
+//   gaps: every pause between two reads longer than --gap-ms, with wall-clock ends
+//   (performance.timeOrigin + now, comparable across processes on one host) and the
+//   byte count before it: a takeover's client-visible stall is the gap spanning the kill.
+// --mark N prints a line `progress <bytes>` once N bytes have arrived, before the JSON
+// line, so a driver can kill the primary at a byte offset of the transfer.
 import { createHash } from 'node:crypto';
 import { baseCommand, connect, cpuMsSince, gbps, intArg, msSince, parseArgs, runClient } from './common.js';
 import { seededSha256 } from '../../shared/stream.js';
 
-const opts = parseArgs<{ host: string; port: number; bytes: number; seed: number; timeoutMs: number; idleMs: number }>(
+const opts = parseArgs<{ host: string; port: number; bytes: number; seed: number; timeoutMs: number; idleMs: number; mark?: number; gapMs: number }>(
   baseCommand('bulk-recv', 'read a source until EOF and check the seeded stream')
     .requiredOption('--bytes <n>', 'bytes the source sends', intArg(0))
-    .option('--seed <n>', 'seed of the stream', intArg(0, 0xffffffff), 1),
+    .option('--seed <n>', 'seed of the stream', intArg(0, 0xffffffff), 1)
+    .option('--mark <bytes>', 'print "progress <bytes>" once this many bytes arrived', intArg(0))
+    .option('--gap-ms <ms>', 'report pauses between reads longer than this', intArg(1), 20),
 );
+
 
 await runClient('bulk-recv', opts.timeoutMs, async () => {
   const t0 = performance.now();
@@ -26,13 +34,23 @@ await runClient('bulk-recv', opts.timeoutMs, async () => {
   let length = 0;
   let tFirst = NaN;
   let tLast = NaN;
+  let marked = opts.mark === undefined;
+  const gaps: Array<{ fromAt: number; toAt: number; ms: number; atByte: number }> = [];
   await new Promise<void>((resolve, reject) => {
     s.on('data', (b: Buffer) => {
       const now = performance.now();
       if (length === 0) tFirst = now;
+      else if (now - tLast > opts.gapMs) {
+        const at = performance.timeOrigin;
+        gaps.push({ fromAt: at + tLast, toAt: at + now, ms: Math.round((now - tLast) * 1000) / 1000, atByte: length });
+      }
       tLast = now;
       length += b.length;
       chunks.push(b);
+      if (!marked && length >= opts.mark!) {
+        marked = true;
+        process.stdout.write(`progress ${length}\n`);
+      }
     });
     s.once('end', resolve);
     s.once('error', reject);
@@ -65,5 +83,6 @@ await runClient('bulk-recv', opts.timeoutMs, async () => {
     seconds: Math.round(seconds * 1e6) / 1e6,
     gbps: gbps(length, seconds),
     cpuMs,
+    gaps,
   };
 });

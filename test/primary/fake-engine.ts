@@ -3,7 +3,7 @@
 // the app queued. It keeps the engine's contract (shared/tcp/stack.ts): recv() opens
 // the window, send() accepts at most sendFree(), writable() after a short send.
 import { Duplex } from 'node:stream';
-import type { ConnectionHandler, EngineConnection, SocketTimers } from '../../primary/socket.js';
+import type { ConnectionHandler, EngineConnection, SocketProtection, SocketTimers } from '../../primary/socket.js';
 import type { EngineListener, ListenRuntime } from '../../primary/server.js';
 
 let nextPort = 40000;
@@ -138,6 +138,31 @@ export class FakeRuntime implements ListenRuntime {
     const l = new FakeListener(port);
     this.listeners.set(port, l);
     return l;
+  }
+}
+
+/** A runtime whose every connection is protected: the app's checkpoints are recorded
+ *  (state parsed back from its JSON), as the mirror would receive them. */
+export class CheckpointingRuntime extends FakeRuntime {
+  readonly checkpoints: Array<{ state: unknown; consumed: number; produced: number }> = [];
+  protection(): SocketProtection {
+    return {
+      checkpoint: (state, consumed, produced) => {
+        this.checkpoints.push({ state: JSON.parse(state.toString('utf8')), consumed, produced });
+        return true;
+      },
+      recvLimit: () => Number.MAX_SAFE_INTEGER,
+    };
+  }
+}
+
+/** A runtime with no backup that a new one would take each connection on from: every
+ *  resynchronisation offer is recorded and accepted. */
+export class ResyncRuntime extends FakeRuntime {
+  readonly offers: Array<{ state: unknown; consumed: number; produced: number }> = [];
+  resync(_c: unknown, state: Buffer, consumed: number, produced: number): boolean {
+    this.offers.push({ state: JSON.parse(state.toString('utf8')), consumed, produced });
+    return true;
   }
 }
 

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { createServer } from '../../primary/server.js';
 import { serveApp } from '../../primary/app.js';
 import { httpApp } from '../../primary/apps/http.js';
-import { FakeConnection, FakeRuntime, ManualTimers, peerStream, type FakeListener } from './fake-engine.js';
-import type { SocketProtection } from '../../primary/socket.js';
+import { CheckpointingRuntime, FakeConnection, FakeRuntime, ManualTimers, peerStream, type FakeListener } from './fake-engine.js';
 
 interface Reply {
   status: number;
@@ -137,19 +136,6 @@ t.test('http app without root: GET is 404', async (t) => {
 });
 
 /** A runtime whose connections are protected: it records the app's checkpoints. */
-class CheckpointingRuntime extends FakeRuntime {
-  readonly checkpoints: Array<{ state: unknown; consumed: number; produced: number }> = [];
-  protection(): SocketProtection {
-    return {
-      checkpoint: (state, consumed, produced) => {
-        this.checkpoints.push({ state: JSON.parse(state.toString('utf8')), consumed, produced });
-        return true;
-      },
-      recvLimit: () => Number.MAX_SAFE_INTEGER,
-    };
-  }
-}
-
 /** This process's open files (Linux). */
 function openFiles(): string[] {
   return readdirSync('/proc/self/fd').map((fd) => {

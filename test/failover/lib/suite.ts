@@ -50,7 +50,6 @@ export function stallSummary(outcomes: readonly CycleOutcome[]): string {
 export async function runSuite(t: Test, o: SuiteOptions): Promise<CycleOutcome[]> {
   const seed = testSeed();
   const cycles = cycleCount();
-  t.comment(`seed ${seed} (INTACT_FAILOVER_SEED=${seed} repeats these kill instants), ${cycles} cycles`);
   const dir = mkdtempSync(join(tmpdir(), `intact-failover-${o.name}-`));
   const outcomes: CycleOutcome[] = [];
   let failures = 0;
@@ -58,6 +57,7 @@ export async function runSuite(t: Test, o: SuiteOptions): Promise<CycleOutcome[]
   try {
     await withLab({ clients: o.clients ?? 1, config: o.config }, async (lab) => {
       const plans = await o.prepare({ lab, dir, rand: prng(seed), cycles });
+      t.comment(`seed ${seed} (INTACT_FAILOVER_SEED=${seed} repeats these kill instants), ${plans.length} cycles`);
       for (const [i, plan] of plans.entries()) {
         if (failures >= (o.maxFailures ?? 3)) {
           t.fail(`stopped after ${failures} failed cycles; ${plans.length - i} not run`);
