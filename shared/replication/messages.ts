@@ -62,9 +62,10 @@ export interface Open {
   sndWnd: number;        // the client's window, scaled, at open
   /** Output replay (0: strict, rule 2 as written): the app regenerates its output, so
    *  the primary sends its bytes without replicating them, at most this many past the
-   *  snd_una the backup confirmed holding; it replicates the send bytes only at a
-   *  checkpoint (from snd_una to what it produced) and at its FIN (all that is
-   *  unacknowledged), and the FIN itself waits for the backup as in strict mode. */
+   *  snd_una the backup confirmed holding; it replicates the send bytes only at its
+   *  FIN (all that is unacknowledged), and the FIN itself waits for the backup as in
+   *  strict mode. A checkpoint comes once the client acknowledged what it produced, or
+   *  with the unacknowledged part of that (primary/replication/mirror.ts). */
   replayWindow: number;
 }
 

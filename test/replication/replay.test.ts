@@ -1,7 +1,8 @@
 // The mirror with output replay (primary/replication/mirror.ts): the app's bytes leave
 // without being replicated, within the window past the confirmed snd_una; the backup's
-// send stream jumps with snd_una; a checkpoint and our FIN replicate what the client may
-// lack; the FIN leaves only once the backup holds it. No root, no sockets: the engine in
+// send stream jumps with snd_una; a checkpoint waits for the client's ACK of its output
+// (or ships it when input is held up behind it); our FIN replicates what the client may
+// lack and leaves only once the backup holds it. No root, no sockets: the engine in
 // memory, a channel that records, segments in and out.
 import t from 'tap';
 import { ACK, FIN, PSH, SYN } from '../../shared/tcp/segment.js';
@@ -15,12 +16,12 @@ const WINDOW = 4000;
 
 /** A replayed connection through its handshake, every message so far confirmed and
  *  applied to a store. */
-async function established() {
+async function established(bound = 1 << 20) {
   const { stack, input, connection } = memoryServer({ random: () => 0.25, mss: 1000 });
   const ch = new RecordingChannel();
-  const mirror = new Mirror({ channel: ch, bytesPerConnection: 1 << 20, wake: () => {}, replays: () => true, replayWindow: WINDOW });
+  const mirror = new Mirror({ channel: ch, bytesPerConnection: bound, wake: () => {}, replays: () => true, replayWindow: WINDOW });
   stack.observer = mirror;
-  const store = new ReplicaStore({ bytesPerConnection: 1 << 20 });
+  const store = new ReplicaStore({ bytesPerConnection: bound });
   let applied = 0;
   /** The backup applies and confirms everything sent so far. */
   const confirm = async () => {
@@ -82,7 +83,7 @@ t.test('the backup\'s send stream jumps to each replicated snd_una', async (t) =
   t.equal(r.snd.bytes, 0, 'holding nothing');
 });
 
-t.test('a checkpoint replicates the output from snd_una to what it produced, then itself', async (t) => {
+t.test('a checkpoint waits for the client to acknowledge its output, then goes with none of it', async (t) => {
   const { stack, c, iss, input, since, store, confirm } = await established();
   c.send(Buffer.from('reply-one;reply-two;'));
   stack.poll(3);
@@ -91,13 +92,63 @@ t.test('a checkpoint replicates the output from snd_una to what it produced, the
   const before = since(0).length;
   const mirror = c.observer as Mirror;
   t.ok(mirror.checkpoint(c, Buffer.from('{"n":2}'), 0, 20), 'taken');
-  const run = since(before);
-  t.same(run.map((m) => m.type), [MsgType.Update, MsgType.SendData, MsgType.Checkpoint], 'UPDATE (the jump to snd_una), the bytes, the checkpoint');
-  t.match(run[1], { seq: (iss + 11) >>> 0, data: Buffer.from('reply-two;') }, 'only what the client has not acknowledged');
+  await settle();
+  t.same(since(before).map((m) => m.type), [MsgType.Update], 'an UPDATE (the jump to snd_una), no bytes, no checkpoint yet');
+  await confirm();
+  t.equal([...store.replicas.values()][0]!.checkpoint, undefined, 'a takeover now restores from the start');
+  const mid = since(0).length;
+  input({ seq: 8, ack: (iss + 1 + 20) >>> 0 }, 5); // and now 'reply-two;'
+  await settle();
+  t.same(since(mid).map((m) => m.type), [MsgType.Update, MsgType.Checkpoint], 'the UPDATE past what it produced, then the checkpoint');
+  t.notOk(since(before).some((m) => m.type === MsgType.SendData), 'no output shipped');
   await confirm();
   const r = [...store.replicas.values()][0]!;
   t.equal(r.checkpoint?.produced, 20, 'the store holds the checkpoint');
-  t.equal(r.snd.contents().toString(), 'reply-two;', 'and the bytes a restored app would not write again');
+  t.equal(r.snd.basePos, 20, 'and its send stream starts after what the checkpoint produced');
+  t.equal(r.snd.bytes, 0);
+});
+
+t.test('a checkpoint of output the client acknowledged before it goes in the next batch', async (t) => {
+  const { stack, c, iss, input, since, store, confirm } = await established();
+  c.send(Buffer.alloc(500, 1));
+  stack.poll(3);
+  // A small ACK in the steady state: no UPDATE of its own (less than a quarter window).
+  input({ seq: 8, ack: (iss + 1 + 500) >>> 0 }, 4);
+  await settle();
+  const before = since(0).length;
+  t.ok((c.observer as Mirror).checkpoint(c, Buffer.from('{}'), 0, 500));
+  await settle();
+  t.same(since(before).map((m) => m.type), [MsgType.Update, MsgType.Checkpoint], 'the jump, then the checkpoint');
+  await confirm();
+  t.equal([...store.replicas.values()][0]!.checkpoint?.produced, 500);
+});
+
+t.test('input held up behind a waiting checkpoint: its output is shipped and it goes', async (t) => {
+  // A 4,000-byte bound: received bytes may hold 2,000 of it.
+  const { stack, c, iss, input, since, store, confirm } = await established(4000);
+  input({ seq: 8, ack: (iss + 1) >>> 0, flags: ACK | PSH, payload: Buffer.alloc(1500, 2) }, 3);
+  await settle();
+  await confirm();
+  c.recv();
+  c.send(Buffer.from('reply'));
+  stack.poll(4);
+  const mirror = c.observer as Mirror;
+  t.ok(mirror.checkpoint(c, Buffer.from('{}'), 1500, 5), 'taken; the client has not acknowledged the reply');
+  await settle();
+  t.notOk(since(0).some((m) => m.type === MsgType.Checkpoint), 'waiting');
+  const before = since(0).length;
+  // 1,000 more bytes: only 500 fit beside the 1,500 the checkpoint would free.
+  input({ seq: 1508, ack: (iss + 1) >>> 0, flags: ACK | PSH, payload: Buffer.alloc(1000, 3) }, 5);
+  await settle();
+  const run = since(before);
+  const types = run.map((m) => m.type);
+  t.ok(types.includes(MsgType.SendData) && types.includes(MsgType.Checkpoint), 'the reply shipped, and the checkpoint');
+  t.ok(types.indexOf(MsgType.SendData) < types.indexOf(MsgType.Checkpoint), 'in that order');
+  t.equal(run.filter((m) => m.type === MsgType.RecvData).reduce((n, m) => n + (m as { data: Buffer }).data.length, 0), 1000, 'then all the new input');
+  await confirm();
+  const r = [...store.replicas.values()][0]!;
+  t.equal(r.checkpoint?.produced, 5);
+  t.equal(r.snd.contents().toString(), 'reply', 'the store holds the reply the client may lack');
 });
 
 t.test('our FIN waits for the backup to hold it and every byte before it', async (t) => {
