@@ -69,6 +69,7 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
       key: Buffer.from(c.replication.key, 'hex'),
       vips: [this.vip],
       store: { bytesPerConnection: c.replication.storeBytesPerConnection },
+      busyPollUs: c.replication.busyPollUs,
     });
     this.server.on('session', () => this.line('session', { vip: c.vip }));
     this.server.on('session-end', (_v, reason) => this.line('session-end', { reason }));

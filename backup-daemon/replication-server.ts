@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { logger } from '../shared/log.js';
+import { BusyPoll } from '../shared/replication/busy-poll.js';
 import { FrameDecoder, encode } from '../shared/replication/codec.js';
 import { MsgType, type Message } from '../shared/replication/messages.js';
 import { challenge, newNonce, verifyHello, welcome } from '../shared/replication/auth.js';
@@ -25,6 +26,8 @@ export interface ReplicationServerOptions {
   /** VIPs this backup protects; a primary announcing another VIP is refused. */
   vips: readonly number[];
   helloTimeoutMs?: number;
+  /** replication.busyPollUs: poll, not sleep, this long after each read from a primary. */
+  busyPollUs?: number;
 }
 
 export interface ReplicationServerEvents {
@@ -91,6 +94,7 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
     };
     const timer = setTimeout(() => refuse('hello-timeout'), this.opts.helloTimeoutMs ?? 2000);
     sock.write(encode(challenge(nonceB)));
+    const busyPoll = new BusyPoll(this.opts.busyPollUs ?? 0);
     let confirmedUpTo = 0;
     let confirmLater: NodeJS.Immediate | undefined;
     const confirm = () => {
@@ -107,6 +111,7 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
 
     sock.on('error', (e) => this.log.debug({ remote, err: e.message }, 'replication socket error'));
     sock.on('close', () => {
+      busyPoll.stop();
       clearTimeout(timer);
       if (confirmLater) clearImmediate(confirmLater);
       if (store && this.sessions.get(vip) === sock) {
@@ -116,6 +121,8 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
       }
     });
     sock.on('data', (chunk: Buffer) => {
+      // The next batch may come within a round trip of the client: be awake for it.
+      busyPoll.touch();
       // After endSession (takeover) nothing more from this primary is applied.
       if (store && this.sessions.get(vip) !== sock) return;
       const { messages, error } = decoder.push(chunk);

@@ -102,6 +102,15 @@ const ReplicationSchema = z.strictObject({
    *  Window: output may run up to twice tcp.sndBuf past the snd_una the backup holds
    *  (primary/replication/mirror.ts). */
   outputReplay: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Microseconds each side keeps polling the replication link after its last traffic
+   *  instead of sleeping (shared/replication/busy-poll.ts): cuts a strict exchange's
+   *  added latency by the wake-ups of an idle host, at the price of a busy CPU on each
+   *  host while traffic flows. 0 (default): off. */
+  busyPollUs: z
+    .int({ error: 'must be a whole number of microseconds' })
+    .min(0, { error: 'must be between 0 (off) and 1000000 µs' })
+    .max(1_000_000, { error: 'must be between 0 (off) and 1000000 µs' })
+    .default(0),
 });
 
 /** Output replay's window: how far the primary's output may run past the snd_una its

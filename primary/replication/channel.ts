@@ -13,6 +13,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { IntactError } from '../../shared/errors.js';
+import { BusyPoll } from '../../shared/replication/busy-poll.js';
 import { logger } from '../../shared/log.js';
 import { Encoder, FrameDecoder, encode } from '../../shared/replication/codec.js';
 import { MsgType, type Message } from '../../shared/replication/messages.js';
@@ -29,6 +30,8 @@ export interface ChannelOptions {
   /** Local address to connect from (the replication link's own address). */
   localAddress?: string;
   connectTimeoutMs?: number;
+  /** replication.busyPollUs: poll, not sleep, this long after each batch and CONFIRM. */
+  busyPollUs?: number;
 }
 
 export interface ChannelEvents {
@@ -52,9 +55,11 @@ export class ReplicationChannel extends EventEmitter<ChannelEvents> {
   lastSent = 0;
   confirmed = 0;
   private readonly log = logger('replication');
+  private readonly busyPoll: BusyPoll;
 
   constructor(private readonly opts: ChannelOptions) {
     super();
+    this.busyPoll = new BusyPoll(opts.busyPollUs ?? 0);
   }
 
   get isReady(): boolean {
@@ -75,6 +80,7 @@ export class ReplicationChannel extends EventEmitter<ChannelEvents> {
         onread: {
           buffer: readBuf,
           callback: (n) => {
+            this.busyPoll.touch();
             onBytes(readBuf.subarray(0, n));
             return true;
           },
@@ -193,10 +199,13 @@ export class ReplicationChannel extends EventEmitter<ChannelEvents> {
     if (this.sock.writableLength === 0) this.enc.reset();
     else this.enc.detach();
     this.written = this.lastSent;
+    // The CONFIRM comes back within a round trip: be awake for it.
+    this.busyPoll.touch();
   }
 
   close(): void {
     this.closed = true;
+    this.busyPoll.stop();
     this.sock?.destroy();
   }
 
@@ -211,6 +220,7 @@ export class ReplicationChannel extends EventEmitter<ChannelEvents> {
   }
 
   private down(reason: string): void {
+    this.busyPoll.stop();
     if (this.closed) return;
     this.closed = true;
     this.ready = false;

@@ -99,6 +99,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
       key: this.key,
       vip: toIpv4U32(c.vip),
       localAddress: c.primary.replicationAddress,
+      busyPollUs: c.replication.busyPollUs,
     });
     try {
       await ch.connect();

@@ -248,14 +248,15 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     ctx.progress.step('lab down');
   });
   writeFileSync(join(ctx.outDir, EXCHANGES_FILE), exchangeLines.join('\r\n') + '\r\n');
-  return result(samples, combineRtts(rtts), errors, retries, size.exchanges, runs, size.warmup);
+  const busyPollUs = Number((ctx.config?.replication as Record<string, unknown> | undefined)?.busyPollUs ?? 0);
+  return result(samples, combineRtts(rtts), errors, retries, size.exchanges, runs, size.warmup, busyPollUs);
 }
 
 function fmtUs(f: RrFigures | null): string {
   return f ? `${f.medianUs.toFixed(1)}` : 'failed';
 }
 
-export function result(samples: Sample[], rtt: CombinedRtt | null, errors: string[], retries: string[], exchanges: number, runs: number, warmup: number): ScenarioResult {
+export function result(samples: Sample[], rtt: CombinedRtt | null, errors: string[], retries: string[], exchanges: number, runs: number, warmup: number, busyPollUs = 0): ScenarioResult {
   const rttUs = rtt ? rtt.tcpMedianUs : null;
   const rows = summarizeRr(samples, rttUs);
   const thesis = thesisResults() as unknown as {
@@ -316,6 +317,9 @@ export function result(samples: Sample[], rtt: CombinedRtt | null, errors: strin
       ? `Replication link round trip: kernel TCP stop-and-wait ${rtt.tcpRequestBytes} B → ${rtt.tcpReplyBytes} B between the namespaces (Node on both ends, like the replication channel), ${rtt.tcpExchanges} exchanges, measured ${rtt.measurements} time(s) through the run (medians ${rtt.tcpMediansUs.join(', ')} µs): median ${rtt.tcpMedianUs} µs (p95 ${rtt.tcpP95Us}); ping median ${rtt.pingMedianUs ?? '—'} µs.`
       : 'Replication link round trip: not measured (see errors).',
     'The thesis replicated asynchronously (NetVM remote writes, no wait for the backup), so its overhead excludes a round trip to the backup; intact waits for the backup\'s confirmation before the reply may leave.',
+    busyPollUs > 0
+      ? `replication.busyPollUs = ${busyPollUs} (--set): with a backup, the primary and the backup poll the replication link for ${busyPollUs} µs after its last traffic instead of sleeping (a busy CPU each while traffic flows), so neither pays an idle CPU's wake-up per message; off and kernel have no replication link and sleep as usual, and the link's round trip above is measured between sleeping processes as before.`
+      : 'replication.busyPollUs = 0 (the default): the primary and the backup sleep between replication messages, so each exchange with a backup pays two wake-ups of an idle CPU more than without (`--set replication.busyPollUs=1000` measures them polling instead).',
     deadTimeNote(retries),
   ];
   return {
@@ -327,6 +331,7 @@ export function result(samples: Sample[], rtt: CombinedRtt | null, errors: strin
       deadTimeMs: SCENARIO_DEAD_TIME_MS,
       retries,
       replicationLink: rtt,
+      busyPollUs,
       targetRttFactor: TARGET_RTT_FACTOR,
       targetBudgetUs: budgetUs,
       targetMet: budgetUs === null ? null : targetMet,

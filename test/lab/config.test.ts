@@ -173,3 +173,12 @@ t.test('replication.outputReplay: off when absent; a boolean; its window (twice 
   const huge = { ...base, tcp: { sndBuf: 2 ** 30 }, replication: { key: KEY, outputReplay: true, storeBytesPerConnection: 2 ** 31 } };
   t.match(failure(t, huge), /tcp\.sndBuf: must be at most 536870912 bytes with replication\.outputReplay/);
 });
+
+t.test('replication.busyPollUs: 0 (off) when absent; whole µs up to one second', async (t) => {
+  const base = valid();
+  t.equal(parseConfig(base).replication.busyPollUs, 0, 'off by default: processes sleep between messages');
+  t.equal(parseConfig({ ...base, replication: { key: KEY, busyPollUs: 1000 } }).replication.busyPollUs, 1000);
+  t.match(failure(t, { ...base, replication: { key: KEY, busyPollUs: -1 } }), /replication\.busyPollUs: must be between 0 \(off\) and 1000000 µs/);
+  t.match(failure(t, { ...base, replication: { key: KEY, busyPollUs: 1_000_001 } }), /replication\.busyPollUs: must be between 0 \(off\) and 1000000 µs/);
+  t.match(failure(t, { ...base, replication: { key: KEY, busyPollUs: 2.5 } }), /replication\.busyPollUs: must be a whole number of microseconds/);
+});
