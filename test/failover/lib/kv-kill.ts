@@ -20,11 +20,13 @@ const WINDOW = 32;
 /** The suite in strict mode, or with output replay (replication.outputReplay): there a
  *  reply leaves at once, unreplicated, and after the kill the backup's kv writes again
  *  the replies after its last checkpoint, dropping those the client's ACK says it has. */
-export async function kvKillSuite(t: Test, outputReplay: boolean): Promise<void> {
+export async function kvKillSuite(t: Test, outputReplay: boolean, o: { busyPollUs?: number; maxCycles?: number } = {}): Promise<void> {
+  const replication = { ...(outputReplay ? { outputReplay: true } : {}), ...(o.busyPollUs ? { busyPollUs: o.busyPollUs } : {}) };
   await runSuite(t, {
-    name: outputReplay ? 'kv-replay' : 'kv',
-    config: outputReplay ? { replication: { outputReplay: true } } : undefined,
-    prepare({ lab, rand, cycles }) {
+    name: `${outputReplay ? 'kv-replay' : 'kv'}${o.busyPollUs ? '-busypoll' : ''}`,
+    config: Object.keys(replication).length > 0 ? { replication } : undefined,
+    prepare({ lab, rand, cycles: all }) {
+      const cycles = Math.min(all, o.maxCycles ?? all);
       const marks = [0, ...stratified(rand, Math.max(0, cycles - 1), 1, COMMANDS)].slice(0, cycles);
       return marks.map((mark) => ({
         name: mark === 0 ? 'kill right after connect' : `kill before command ${mark} of ${COMMANDS}`,
