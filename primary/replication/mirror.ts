@@ -225,13 +225,14 @@ export class Mirror implements ConnectionObserver {
     m.checkpoints.push({ state, consumed, produced });
     // Replay: the restored app writes again from `produced`, so what the client may lack
     // below it must be on the backup. Rather than ship those bytes (up to a replay
-    // window of them per checkpoint: 6-12% more replication bytes for a download that
-    // checkpoints every 32 MiB), the checkpoint waits until the client has acknowledged
-    // them: the UPDATE that then moves the backup's stream past `produced` lets it go
-    // (sendUpdate, pump). Until then a takeover restores from the previous checkpoint,
-    // whose input the backup still holds. Only when that wait would hold up the
-    // client's input does pump() ship the bytes after all. The UPDATE asked for here
-    // goes out even if the client's ACK came before this checkpoint.
+    // window of them per checkpoint: a 1 GB stream from `source` checkpointing every
+    // 32 MiB sent the backup 54-59 MB that way, 2 MB this way), the checkpoint waits
+    // until the client has acknowledged them: the UPDATE that then moves the backup's
+    // stream past `produced` lets it go (sendUpdate, pump). Until then a takeover
+    // restores from the previous checkpoint, whose input the backup still holds. Only
+    // when that wait would hold up the client's input does pump() ship the bytes after
+    // all. The UPDATE asked for here goes out even if the client's ACK came before this
+    // checkpoint.
     if (m.replay) this.markDirty(m);
     this.pump(m);
     return true;
