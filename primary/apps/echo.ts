@@ -28,7 +28,6 @@ function serve(socket: IntactSocket, every: number): void {
   const cps = new EveryBytes(socket, every, start, () => socket.positions.consumed === socket.positions.produced, () => null);
   // After pipe's own 'data' listener: the chunk is written when this one runs.
   socket.on('data', (b: Buffer) => cps.add(b.length));
-  socket.on('close', () => cps.stop());
 }
 
 export const echoApp: IntactApp = {

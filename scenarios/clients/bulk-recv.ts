@@ -24,7 +24,6 @@ const opts = parseArgs<{ host: string; port: number; bytes: number; seed: number
     .option('--gap-ms <ms>', 'report pauses between reads longer than this', intArg(1), 20),
 );
 
-
 await runClient('bulk-recv', opts.timeoutMs, async () => {
   const t0 = performance.now();
   const s = await connect(opts.host, opts.port, Math.min(opts.timeoutMs, 30_000), opts.idleMs);

@@ -14,6 +14,7 @@
 // do we, on the summed exchange times; the medians are the robust per-exchange figures.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfig } from '../../shared/config.js';
 import { withLab, type Lab } from '../../lab/topology.js';
 import { uniquePrefix } from '../../lab/plan.js';
 import { requireLab } from '../../lab/tools.js';
@@ -175,9 +176,12 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   // Every timed exchange, one CSV line each: the raw figures behind each run's median.
   const exchangeLines: string[] = ['workload,request,reply,mode,run,exchange,us'];
   const rtts: LinkRtt[] = [];
+  let busyPollUs = 0;
   ctx.progress.step(`lab up (${prefix})`);
   await withLab({ prefix, config: ctx.config }, async (labUp: Lab) => {
     const lab = labWithDeadTime(labUp, ctx.logDir, SCENARIO_DEAD_TIME_MS);
+    // What the servers run with (a --set changes it), for the report.
+    busyPollUs = loadConfig(lab.configs.primary).replication.busyPollUs;
     // The yardstick drifts with the machine's load as much as the figures do: measured
     // before every workload (quick: before the first) and once at the end; the target
     // uses the median of these medians.
@@ -248,7 +252,6 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     ctx.progress.step('lab down');
   });
   writeFileSync(join(ctx.outDir, EXCHANGES_FILE), exchangeLines.join('\r\n') + '\r\n');
-  const busyPollUs = Number((ctx.config?.replication as Record<string, unknown> | undefined)?.busyPollUs ?? 0);
   return result(samples, combineRtts(rtts), errors, retries, size.exchanges, runs, size.warmup, busyPollUs);
 }
 
