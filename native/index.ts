@@ -108,6 +108,8 @@ export interface NativeBinding {
   /** SCHED_RR at `priority` (1..99) for the calling thread; false when not permitted. */
   setRealtime(priority: number): boolean;
   setNormal(): void;
+  /** sched_yield() for the calling thread. */
+  yield(): void;
 }
 
 /** The repository root, from src (native/) or built (dist/native/) code alike. */
@@ -175,5 +177,16 @@ export function setThreadNormal(): void {
     binding().setNormal();
   } catch {
     // not built: it was never raised either
+  }
+}
+
+/** A function that yields the CPU to any other runnable thread on it (sched_yield), or
+ *  undefined when the addon is not built (a poller then spins without yielding). */
+export function cpuYield(): (() => void) | undefined {
+  try {
+    const b = binding();
+    return typeof b.yield === 'function' ? () => b.yield() : undefined;
+  } catch {
+    return undefined;
   }
 }

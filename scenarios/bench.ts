@@ -11,12 +11,13 @@
 // intact run that fails (the primary does not start, a transfer stalls or arrives
 // wrong) is reported with its error and the log file to read; it never hangs the
 // bench: every wait has a timeout, and clients fail after 20 s without progress.
-import { cpus, release, totalmem, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withLab, type Lab } from '../lab/topology.js';
 import { uniquePrefix } from '../lab/plan.js';
 import { requireLab } from '../lab/tools.js';
 import { createProgress, type Progress } from './lib/progress.js';
+import { cpuIdleLabel, machine, type Machine } from './machine.js';
 import {
   KERNEL_ADDRESS,
   runScenarioClient,
@@ -78,7 +79,7 @@ export interface BenchResult {
   prefix: string;
   startedAt: string;
   logDir: string;
-  machine: { cpus: number; cpuModel: string; kernel: string; node: string; memoryGB: number };
+  machine: Machine;
   bulk: {
     bytes: number;
     seed: number;
@@ -111,17 +112,6 @@ export interface BenchResult {
   };
   errors: string[];
   durations: { totalSeconds: number; labUpSeconds: number };
-}
-
-function machine(): BenchResult['machine'] {
-  const c = cpus();
-  return {
-    cpus: c.length,
-    cpuModel: c[0]?.model.trim() ?? 'unknown',
-    kernel: release(),
-    node: process.version,
-    memoryGB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-  };
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -329,7 +319,7 @@ export function formatBench(r: BenchResult): string {
     '',
     `  the kernel sink hashes with ${r.bulk.kernelSinkHash === 'wasm' ? 'hash-wasm, as intact\'s sink app does' : 'OpenSSL (node:crypto); intact\'s sink app uses hash-wasm'}`,
     `  sha256: ${r.bulk.verified ? 'all four transfers verified' : 'NOT verified (see errors)'}; rr replies ${r.rr.verified ? 'verified' : 'NOT verified'}`,
-    `  machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), Linux ${r.machine.kernel}, node ${r.machine.node}`,
+    `  machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.kernel}, node ${r.machine.node}; idle CPUs: ${cpuIdleLabel(r.machine.cpuIdle)}`,
     `  took ${r.durations.totalSeconds.toFixed(1)} s; logs in ${r.logDir}`,
   ];
   if (r.errors.length) lines.push('', 'errors:', ...r.errors.map((e) => `  - ${e}`));

@@ -1,7 +1,7 @@
 // report.md of a scenario run: what was measured and how, our figures, the thesis'
 // figures beside them (with their source), the machine, the command that reproduces
 // the run, and the files written. Pure: it formats what the runner hands it.
-import type { Machine } from './machine.js';
+import { cpuIdleLabel, type Machine } from './machine.js';
 
 export interface Table {
   columns: string[];
@@ -90,6 +90,7 @@ export function formatReport(r: ReportInput): string {
       ['memory', `${r.machine.memoryGB} GB`],
       ['kernel', r.machine.kernel],
       ['node', r.machine.node],
+      ['idle CPUs', r.machine.cpuIdle ? cpuIdleLabel(r.machine.cpuIdle) : 'not recorded'],
       ['started', r.startedAt],
       ['duration', `${r.durationS.toFixed(1)} s`],
     ],

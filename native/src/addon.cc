@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fillChecksums", Napi::Function::New(env, intact::FillChecksumsJs, "fillChecksums"));
   exports.Set("setRealtime", Napi::Function::New(env, intact::SetRealtimeJs, "setRealtime"));
   exports.Set("setNormal", Napi::Function::New(env, intact::SetNormalJs, "setNormal"));
+  exports.Set("yield", Napi::Function::New(env, intact::YieldJs, "yield"));
   return exports;
 }
 

@@ -32,4 +32,11 @@ Napi::Value SetNormalJs(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value YieldJs(const Napi::CallbackInfo& info) {
+  // Linux's sched_yield cannot fail; for a SCHED_OTHER thread it lets any other
+  // runnable thread on this CPU go first and returns at once when there is none.
+  sched_yield();
+  return info.Env().Undefined();
+}
+
 }  // namespace intact

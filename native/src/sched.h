@@ -14,4 +14,8 @@ Napi::Value SetRealtimeJs(const Napi::CallbackInfo& info);
 // setNormal(): back to SCHED_OTHER for the calling thread (always permitted).
 Napi::Value SetNormalJs(const Napi::CallbackInfo& info);
 
+// yield(): sched_yield() for the calling thread. A thread that polls instead of
+// sleeping calls it each round, so it spins only on a CPU nobody else wants.
+Napi::Value YieldJs(const Napi::CallbackInfo& info);
+
 }  // namespace intact

@@ -25,19 +25,28 @@ import { intactArgv, kernelServerArgv, REPO_ROOT } from '../lib/repo.js';
 import { writeLabConfig } from '../lib/lab-config.js';
 
 /** replay: replication on with output replay (replication.outputReplay), the primary's
- *  config only: the backup learns it per connection from the OPEN. */
-export type Mode = 'kernel' | 'off' | 'on' | 'replay';
+ *  config only: the backup learns it per connection from the OPEN.
+ *  poll: replication on, strict, with replication.busyPollUs = POLL_US on both hosts. */
+export type Mode = 'kernel' | 'off' | 'on' | 'poll' | 'replay';
 export const MODES: readonly Mode[] = ['kernel', 'off', 'on'];
+/** The modes every scenario may run; poll only where polling is what is measured. */
+export type BaseMode = Exclude<Mode, 'poll'>;
 /** The modes of the scenarios that measure output replay beside strict. */
-export const MODES_WITH_REPLAY: readonly Mode[] = ['kernel', 'off', 'on', 'replay'];
+export const MODES_WITH_REPLAY: readonly BaseMode[] = ['kernel', 'off', 'on', 'replay'];
+/** overhead-rr's: strict mode sleeping and polling, side by side. */
+export const MODES_RR: readonly Mode[] = ['kernel', 'off', 'on', 'poll', 'replay'];
 export const MODE_LABEL: Record<Mode, string> = {
   kernel: 'kernel TCP',
   off: 'intact, replication off',
   on: 'intact, replication on',
+  poll: 'intact, replication on, busy polling',
   replay: 'intact, replication on, output replay',
 };
 /** Short names for chart legends. */
-export const MODE_SHORT: Record<Mode, string> = { kernel: 'kernel', off: 'intact off', on: 'intact on', replay: 'intact replay' };
+export const MODE_SHORT: Record<Mode, string> = { kernel: 'kernel', off: 'intact off', on: 'intact on', poll: 'intact on, polling', replay: 'intact replay' };
+/** replication.busyPollUs of the poll mode: well past a stop-and-wait exchange's gap
+ *  (~60-200 µs here), so neither host sleeps between two exchanges. */
+export const POLL_US = 1000;
 
 /** One workload's server, in each mode. */
 export interface ServerSpec {
@@ -96,12 +105,14 @@ export async function startServer(lab: LabPlan, mode: Mode, spec: ServerSpec, lo
     procs.push(p);
     return server(findNode(lab, 'primary').interfaces.find((i) => i.kind === 'service')!.address!);
   }
-  const backed = mode === 'on' || mode === 'replay';
+  const backed = mode === 'on' || mode === 'poll' || mode === 'replay';
   try {
-    if (backed) procs.push(await startIntactBackup(lab, spec, logDir, `backup-${tag}.log`));
+    const pollConfig = mode === 'poll' ? writeLabConfig(lab, logDir, 'intact-poll.json', { busyPollUs: POLL_US }) : undefined;
+    const backupLab = pollConfig ? { ...lab, configs: { ...lab.configs, backup: pollConfig } } : lab;
+    if (backed) procs.push(await startIntactBackup(backupLab, spec, logDir, `backup-${tag}.log`));
     const primaryLab = mode === 'replay'
       ? { ...lab, configs: { ...lab.configs, primary: writeLabConfig(lab, logDir, 'intact-replay.json', { outputReplay: true }) } }
-      : lab;
+      : pollConfig ? { ...lab, configs: { ...lab.configs, primary: pollConfig } } : lab;
     const primary = await startIntactPrimary(
       primaryLab,
       { app: spec.app, appOpts: spec.appOpts, protected: backed, extraArgs: spec.primaryArgs, logName: `primary-${tag}.log` },

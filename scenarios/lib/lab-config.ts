@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabPlan } from '../../lab/plan.js';
 
-export type ReplicationSettings = Partial<{ heartbeatIntervalMs: number; deadTimeMs: number; outputReplay: boolean }>;
+export type ReplicationSettings = Partial<{ heartbeatIntervalMs: number; deadTimeMs: number; outputReplay: boolean; busyPollUs: number }>;
 
 /** Writes the lab's config with `replication` changed to `dir/name`; returns its path. */
 export function writeLabConfig(lab: LabPlan, dir: string, name: string, replication: ReplicationSettings): string {

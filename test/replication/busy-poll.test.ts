@@ -46,3 +46,20 @@ t.test('stop(): the loop sleeps at once and traffic no longer wakes it', async (
   p.touch();
   t.equal(p.active, false);
 });
+
+t.test('each polled turn yields the CPU first, and an idle poller never does', async (t) => {
+  let now = 0;
+  let yields = 0;
+  const p = new BusyPoll(1000, () => now, () => yields++);
+  p.touch();
+  for (let i = 0; i < 5; i++) await turn();
+  t.ok(p.spins >= 4);
+  t.equal(yields, p.spins, 'one yield per turn polled');
+  now = 2;
+  await turn();
+  await turn();
+  t.equal(p.active, false);
+  const y = yields;
+  await turn();
+  t.equal(yields, y, 'asleep: no more yields');
+});

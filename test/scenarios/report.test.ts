@@ -39,7 +39,7 @@ function result(over: Partial<BenchResult['bulk']> = {}, errors: string[] = []):
     prefix: 'intact-b000000',
     startedAt: '2025-01-01T00:00:00.000Z',
     logDir: '/tmp/x',
-    machine: { cpus: 2, cpuModel: 'cpu', kernel: '6.1', node: 'v20', memoryGB: 8 },
+    machine: { cpus: 2, cpuModel: 'cpu', kernel: '6.1', node: 'v20', memoryGB: 8, cpuIdle: { driver: 'haltpoll', governor: 'haltpoll', guestHaltPollNs: 0 } },
     bulk: {
       bytes: 50_000_000,
       seed: 1,

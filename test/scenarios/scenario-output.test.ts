@@ -9,7 +9,7 @@ import { formatReport, mdTable } from '../../scenarios/report.js';
 import { lineChart, renderSvg } from '../../scenarios/chart.js';
 import { defineScenario, runScenario, findScenario, commandLine, timestamp } from '../../scenarios/scenario.js';
 import { levelFigures, bytesLabel, medP95 } from '../../scenarios/experiments/figures.js';
-import { machine } from '../../scenarios/machine.js';
+import { cpuIdleLabel, machine } from '../../scenarios/machine.js';
 import { configSetting, levelList } from '../../scenarios/scenario-cli.js';
 import { checkConfigPatch, mergeConfig } from '../../lab/topology.js';
 import { thesisResults } from '../../scenarios/thesis.js';
@@ -43,6 +43,18 @@ t.test('report: our figures, the thesis beside them with its source, the command
   t.match(md, /```\nintact scenario n\n```/);
   t.match(md, /!\[chart\]\(chart\.svg\)/);
   t.notMatch(md, /## Errors/);
+});
+
+t.test('report: the machine section says how idle CPUs wait', async (t) => {
+  const m = { ...machine(), cpuIdle: { driver: 'haltpoll', governor: 'haltpoll', guestHaltPollNs: 0 } };
+  const md = formatReport({
+    title: 'T', name: 'n', description: 'D', thesisRef: '', thesisSource: '', ok: true, quick: false,
+    command: 'intact scenario n', startedAt: '2025-01-01T00:00:00Z', durationS: 1, machine: m,
+    table: { columns: ['x'], rows: [[1]] }, comparison: [], notes: [], errors: [], files: [],
+  });
+  t.match(md, /\| idle CPUs \| haltpoll \/ haltpoll, guest halt polling 0 ns \|/);
+  t.equal(cpuIdleLabel({ driver: null, governor: null, guestHaltPollNs: null }), 'no cpuidle driver');
+  t.equal(cpuIdleLabel({ driver: 'intel_idle', governor: 'menu', guestHaltPollNs: null }), 'intel_idle / menu');
 });
 
 t.test('chart: a line chart renders to SVG headless', async (t) => {
