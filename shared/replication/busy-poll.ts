@@ -13,13 +13,13 @@
 // loop sleeps as usual. Off (0) by default, as Linux's own busy_poll; for services that
 // trade a core for latency (DESIGN targets: added latency per exchange).
 // Each round yields the CPU (sched_yield) first: a runnable client, app or peer process
-// on this CPU runs before the poll goes round again. That is not the kernel's idle
-// polling, which costs nothing: a polling process still looks busy to the scheduler,
-// which then moves no waiting task to its CPU. Measured side by side (`intact scenario
-// throughput --set replication.busyPollUs=1000`, one run each, 2026-11-23 04:39-04:52,
-// Gbit/s server → client as % of off): strict 47.6% yielding, 46.7% not, 50.8% without
-// polling; output replay 78.2%, 70.1%, 77.4%. With yielding, strict request/response
-// added −22 to +6 µs per exchange over off (`overhead-rr`, same flag).
+// on this CPU runs before the poll goes round again. It is still not the kernel's
+// idle polling, which the guest's scheduler never sees: a polling process looks busy to
+// it, so no task waiting on the other CPU is moved to this one. Measured side by side
+// (`intact scenario throughput --set replication.busyPollUs=1000`, one run each,
+// 2026-11-23 04:39-04:52, server → client as % of off): strict 47.6% yielding, 46.7%
+// not, 50.8% without polling; output replay 78.2%, 70.1%, 77.4%. With yielding, strict
+// request/response added −22 to +6 µs per exchange over off (`overhead-rr`, same flag).
 import { cpuYield } from '../../native/index.js';
 
 export class BusyPoll {
