@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { nonNegativeMs } from '../cli/options.js';
 import { loadService, serviceOptions, type ServiceCliOptions } from '../cli/service-options.js';
 import { logger } from '../shared/log.js';
+import { cpuIdle, haltsAtOnce } from '../shared/cpu-idle.js';
 import { serveApp } from './app.js';
 import { openServiceRuntime } from './runtime.js';
 import { Protection } from './replication/protect.js';
@@ -76,6 +77,12 @@ export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal):
   log.warn({ app: app.name, vip: runtime.vip, port: served.port, link: runtime.link.name }, line);
   // Also on stdout, one line, for scripts and tests that wait for readiness.
   process.stdout.write(line + '\n');
+  if (protection?.isProtected && !config.replication.outputReplay && config.replication.busyPollUs === 0) {
+    const idle = cpuIdle();
+    if (haltsAtOnce(idle)) {
+      log.info({ cpuIdle: idle }, 'idle CPUs here halt without polling (guest_halt_poll_ns 0): each strict exchange waits for the backup and then this host to wake, tens of µs each; /sys/module/haltpoll/parameters/guest_halt_poll_ns (e.g. 200000) or replication.busyPollUs removes that (README: Experiments)');
+    }
+  }
 
   await new Promise<void>((resolve) => {
     const stop = (why: string) => {
