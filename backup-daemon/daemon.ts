@@ -17,6 +17,7 @@ import type { PreparedApp, ServedApp } from '../primary/app.js';
 import { ReplicationServer } from './replication-server.js';
 import { takeover, type TakeoverResult } from './takeover.js';
 import { REWARM_MS, warmUpTakeover } from './warmup.js';
+import { assertVipNotInKernel, kernelAddresses } from '../shared/vip-guard.js';
 
 const log = logger('backup');
 
@@ -60,7 +61,9 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
     const c = this.o.config;
     // The service link is opened now: a missing interface or capability fails at start,
     // not in the middle of a takeover. The host is not started: the backup is silent on
-    // the service LAN (no ARP answers for the VIP) until it takes over.
+    // the service LAN (no ARP answers for the VIP) until it takes over. Nor may its kernel
+    // hold the VIP, which it will serve after a takeover (shared/vip-guard.ts).
+    assertVipNotInKernel(c.vip, kernelAddresses(this.o.netns));
     const link = openLink(c.backup.serviceInterface, { filter: arpOrIpv4To(this.vip), netns: this.o.netns, gso: this.o.gso, ringFrames: c.backup.rxRingFrames ?? BACKUP_RX_RING_FRAMES });
     this.runtime = new Runtime({ link, vip: this.vip, ownsLink: true, stackOptions: c.tcp });
     this.server = new ReplicationServer({

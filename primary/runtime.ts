@@ -22,6 +22,7 @@ import { VipHost, type HostOptions, type HostStack } from './host.js';
 import type { EngineListener, ListenRuntime } from './server.js';
 import type { EngineConnection, SocketProtection } from './socket.js';
 import { systemError } from './socket.js';
+import { assertVipNotInKernel, kernelAddresses } from '../shared/vip-guard.js';
 
 const log = logger('runtime');
 
@@ -177,6 +178,7 @@ export interface ServiceRuntimeOptions extends Omit<RuntimeOptions, 'link' | 'ow
 /** A started runtime on a real interface: AF_PACKET link (needs CAP_NET_RAW) whose BPF
  *  filter lets only ARP and IPv4 to the VIP reach user space. */
 export function openServiceRuntime(o: ServiceRuntimeOptions): Runtime {
+  assertVipNotInKernel(u32ToIpv4(toIpv4U32(o.vip)), kernelAddresses(o.netns));
   const link = openLink(o.ifname, { filter: arpOrIpv4To(toIpv4U32(o.vip)), netns: o.netns, gso: o.gso, ringFrames: o.ringFrames });
   try {
     return openRuntime({ ...o, link, ownsLink: true });
