@@ -6,6 +6,7 @@
 // protocol violation ends that session with a logged reason; it never crashes.
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
+import { IntactError } from '../shared/errors.js';
 import { logger } from '../shared/log.js';
 import { BusyPoll } from '../shared/replication/busy-poll.js';
 import { FrameDecoder, encode } from '../shared/replication/codec.js';
@@ -51,11 +52,22 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
     this.server = net.createServer((s) => this.accept(s));
   }
 
+  /** Resolves once listening; rejects with ERR_INTACT_REPLICATION_LISTEN, saying which
+   *  setting is wrong for the two errors a deployment meets. */
   listen(): Promise<void> {
+    const where = `${this.opts.host}:${this.opts.port}`;
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
+      const failed = (e: NodeJS.ErrnoException) => {
+        const why = e.code === 'EADDRNOTAVAIL'
+          ? `${this.opts.host} is not an address of this host (backup.replicationAddress must be the backup's own address on the replication link)`
+          : e.code === 'EADDRINUSE'
+            ? `port ${this.opts.port} is taken on ${this.opts.host} (another intact backup? replication.port)`
+            : e.message;
+        reject(new IntactError('ERR_INTACT_REPLICATION_LISTEN', `cannot take replication on ${where}: ${why} (${e.code ?? 'error'})`, { cause: e }));
+      };
+      this.server.once('error', failed);
       this.server.listen(this.opts.port, this.opts.host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', failed);
         resolve();
       });
     });

@@ -172,3 +172,12 @@ t.test('the backup confirms once per burst of reads: a full read defers, a short
   t.same(sock.confirms(), [1, 10, 14], 'a turn that ends on a full read confirms at its end');
   t.equal(s.stores.get(vip)!.replicas.get(1)!.rcv.bytes, 12 * (16384 - 13) + 100, 'everything applied');
 });
+
+t.test('listening where it cannot: a coded error that names the setting', async (t) => {
+  const { port } = await server(t);
+  const taken = new ReplicationServer({ host: '127.0.0.1', port, key, vips: [vip], store: { bytesPerConnection: 1 << 20 } });
+  await t.rejects(taken.listen(), { code: 'ERR_INTACT_REPLICATION_LISTEN', message: /port \d+ is taken.*replication\.port.*EADDRINUSE/ });
+  // 192.0.2.0/24 (TEST-NET-1) is on no interface of a test machine.
+  const foreign = new ReplicationServer({ host: '192.0.2.77', port: 0, key, vips: [vip], store: { bytesPerConnection: 1 << 20 } });
+  await t.rejects(foreign.listen(), { code: 'ERR_INTACT_REPLICATION_LISTEN', message: /192\.0\.2\.77 is not an address of this host.*backup\.replicationAddress.*EADDRNOTAVAIL/ });
+});
