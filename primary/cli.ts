@@ -11,7 +11,8 @@ import type { Command } from 'commander';
 import { nonNegativeMs } from '../cli/options.js';
 import { loadService, serviceOptions, type ServiceCliOptions } from '../cli/service-options.js';
 import { logger } from '../shared/log.js';
-import { cpuIdle, haltsAtOnce } from '../shared/cpu-idle.js';
+import { cpuIdle, haltsAtOnce, type CpuIdle } from '../shared/cpu-idle.js';
+import type { Config } from '../shared/config.js';
 import { serveApp } from './app.js';
 import { openServiceRuntime } from './runtime.js';
 import { Protection } from './replication/protect.js';
@@ -40,6 +41,14 @@ export function registerPrimary(program: Command): void {
 }
 
 /** Runs until SIGTERM/SIGINT (or `signal` aborts, for tests and embedding). */
+/** What to tell the operator at start about waking idle CPUs, if anything: strict mode
+ *  without busy polling on a VM whose idle CPUs halt at once pays two wake-ups per
+ *  exchange (README: Experiments). */
+export function wakeUpHint(r: Pick<Config['replication'], 'outputReplay' | 'busyPollUs'>, idle: CpuIdle): string | undefined {
+  if (r.outputReplay || r.busyPollUs > 0 || !haltsAtOnce(idle)) return undefined;
+  return 'idle CPUs here halt without polling (guest_halt_poll_ns 0): each strict exchange waits for the backup and then this host to wake, tens of µs each; /sys/module/haltpoll/parameters/guest_halt_poll_ns (e.g. 200000) or replication.busyPollUs removes that (README: Experiments)';
+}
+
 export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal): Promise<void> {
   const { config, app: prepared } = await loadService(opts);
   const app = prepared.app;
@@ -77,11 +86,10 @@ export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal):
   log.warn({ app: app.name, vip: runtime.vip, port: served.port, link: runtime.link.name }, line);
   // Also on stdout, one line, for scripts and tests that wait for readiness.
   process.stdout.write(line + '\n');
-  if (protection?.isProtected && !config.replication.outputReplay && config.replication.busyPollUs === 0) {
+  if (protection?.isProtected) {
     const idle = cpuIdle();
-    if (haltsAtOnce(idle)) {
-      log.info({ cpuIdle: idle }, 'idle CPUs here halt without polling (guest_halt_poll_ns 0): each strict exchange waits for the backup and then this host to wake, tens of µs each; /sys/module/haltpoll/parameters/guest_halt_poll_ns (e.g. 200000) or replication.busyPollUs removes that (README: Experiments)');
-    }
+    const hint = wakeUpHint(config.replication, idle);
+    if (hint) log.info({ cpuIdle: idle }, hint);
   }
 
   await new Promise<void>((resolve) => {

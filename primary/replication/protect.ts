@@ -45,6 +45,8 @@ export class Protection extends EventEmitter<ProtectionEvents> {
   private readonly key: Buffer;
   private linkLostTimer: NodeJS.Timeout | undefined;
   private connecting = false;
+  /** Why the last connection attempt to the backup failed, for the operator. */
+  private lastConnectError: string | undefined;
   private silenced = false;
   /** The mirror of a session whose link dropped: its gates stay shut until resolved. */
   private orphan: Mirror | undefined;
@@ -87,7 +89,9 @@ export class Protection extends EventEmitter<ProtectionEvents> {
       if (Date.now() >= deadline || this.closed) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    this.lost('backup not reachable at start');
+    // The last attempt's error says what to fix: ECONNREFUSED (no backup listening),
+    // EADDRNOTAVAIL (primary.replicationAddress is not this host's), a refusal, a timeout.
+    this.lost(`backup not reachable at start${this.lastConnectError ? ` (last attempt: ${this.lastConnectError})` : ''}`);
     return false;
   }
 
@@ -105,7 +109,8 @@ export class Protection extends EventEmitter<ProtectionEvents> {
       await ch.connect();
     } catch (e) {
       ch.close();
-      log.debug({ err: (e as Error).message }, 'replication connect failed');
+      this.lastConnectError = (e as Error).message;
+      log.debug({ err: this.lastConnectError }, 'replication connect failed');
       return false;
     }
     this.channel = ch;

@@ -27,11 +27,11 @@ interface Primary {
   stop(): Promise<number | null>;
 }
 
-async function startPrimary(lab: Lab, app: string, args: string[] = [], config = lab.configs.primary): Promise<Primary> {
+async function startPrimary(lab: Lab, app: string, args: string[] = [], config = lab.configs.primary, noBackup = true): Promise<Primary> {
   const ns = findNode(lab, 'primary').netns;
   const proc = nsSpawn(
     ns,
-    [process.execPath, '--import', 'tsx', join(ROOT, 'test/primary/run-primary.ts'), '--config', config, '--app', app, '--no-backup', ...args],
+    [process.execPath, '--import', 'tsx', join(ROOT, 'test/primary/run-primary.ts'), '--config', config, '--app', app, ...(noBackup ? ['--no-backup'] : []), ...args],
     { cwd: ROOT, env: { ...process.env, INTACT_LOG_LEVEL: process.env.INTACT_LOG_LEVEL ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -180,6 +180,19 @@ t.test('the config\'s tcp.rcvBuf sets the window the primary offers (its window 
       } finally {
         t.equal(await echo.stop(), 0, 'exits 0 on SIGTERM');
       }
+    }
+  });
+});
+
+t.test('a backup configured but not running: the primary serves unprotected and says why', rootOnly(), async (t) => {
+  await withLab({ clients: 1 }, async (lab) => {
+    const p = await startPrimary(lab, 'echo', ['--backup-wait', '300'], lab.configs.primary, false);
+    try {
+      t.match(p.output(), /serving echo on 192\.0\.2\.100:7 \(unprotected: backup not reachable\)/);
+      t.match(p.output(), /NO BACKUP: serving UNPROTECTED/);
+      t.match(p.output(), /backup not reachable at start \(last attempt: replication link to 198\.51\.100\.2:7400: ECONNREFUSED\)/, 'the reason names the link and its error');
+    } finally {
+      t.equal(await p.stop(), 0, 'exits 0 on SIGTERM');
     }
   });
 });

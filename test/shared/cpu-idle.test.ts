@@ -3,6 +3,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpuIdle, cpuIdleLabel, haltsAtOnce } from '../../shared/cpu-idle.js';
+import { wakeUpHint } from '../../primary/cli.js';
 
 t.test('haltsAtOnce: only a haltpoll guest that does not poll', async (t) => {
   t.equal(haltsAtOnce({ driver: 'haltpoll', governor: 'haltpoll', guestHaltPollNs: 0 }), true);
@@ -18,4 +19,12 @@ t.test('cpuIdle reads this host\'s sysfs as it is', async (t) => {
   const pollFile = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
   t.equal(c.guestHaltPollNs, existsSync(pollFile) ? Number(readFileSync(pollFile, 'utf8').trim()) : null);
   t.type(cpuIdleLabel(c), 'string');
+});
+
+t.test('the primary\'s start-up hint: strict mode, sleeping, on a guest that halts at once', async (t) => {
+  const halts = { driver: 'haltpoll', governor: 'haltpoll', guestHaltPollNs: 0 };
+  t.match(wakeUpHint({ outputReplay: false, busyPollUs: 0 }, halts), /guest_halt_poll_ns.*replication\.busyPollUs/);
+  t.equal(wakeUpHint({ outputReplay: true, busyPollUs: 0 }, halts), undefined, 'output replay: replies do not wait');
+  t.equal(wakeUpHint({ outputReplay: false, busyPollUs: 1000 }, halts), undefined, 'polling: nobody sleeps');
+  t.equal(wakeUpHint({ outputReplay: false, busyPollUs: 0 }, { ...halts, guestHaltPollNs: 200000 }), undefined, 'the guest polls');
 });
