@@ -73,6 +73,7 @@ export class BackupDaemon extends EventEmitter<{ takeover: [TakeoverResult & { d
       vips: [this.vip],
       store: { bytesPerConnection: c.replication.storeBytesPerConnection },
       busyPollUs: c.replication.busyPollUs,
+      app: this.o.app.app.name,
     });
     this.server.on('session', () => this.line('session', { vip: c.vip }));
     this.server.on('session-end', (_v, reason) => this.line('session-end', { reason }));

@@ -29,6 +29,9 @@ export interface ReplicationServerOptions {
   helloTimeoutMs?: number;
   /** replication.busyPollUs: poll, not sleep, this long after each read from a primary. */
   busyPollUs?: number;
+  /** The app this backup would restart (IntactApp.name): a primary serving another is
+   *  refused, since this app could not restore its checkpoints. Unset: any. */
+  app?: string;
 }
 
 export interface ReplicationServerEvents {
@@ -177,6 +180,9 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
     const v = verifyHello(this.opts.key, m, nonceB);
     if (v !== 'ok') return v;
     if (!this.opts.vips.includes(m.vip)) return `unknown-vip:${u32ToIpv4(m.vip)}`;
+    if (this.opts.app !== undefined && m.app !== this.opts.app) {
+      return `app-mismatch: the primary serves ${JSON.stringify(m.app)}, this backup runs ${JSON.stringify(this.opts.app)}`;
+    }
     return m.vip;
   }
 

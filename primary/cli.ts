@@ -40,7 +40,6 @@ export function registerPrimary(program: Command): void {
     });
 }
 
-/** Runs until SIGTERM/SIGINT (or `signal` aborts, for tests and embedding). */
 /** What to tell the operator at start about waking idle CPUs, if anything: strict mode
  *  without busy polling on a VM whose idle CPUs halt at once pays two wake-ups per
  *  exchange (README: Experiments). */
@@ -49,6 +48,7 @@ export function wakeUpHint(r: Pick<Config['replication'], 'outputReplay' | 'busy
   return 'idle CPUs here halt without polling (guest_halt_poll_ns 0): each strict exchange waits for the backup and then this host to wake, tens of µs each; /sys/module/haltpoll/parameters/guest_halt_poll_ns (e.g. 200000) or replication.busyPollUs removes that (README: Experiments)';
 }
 
+/** Runs until SIGTERM/SIGINT (or `signal` aborts, for tests and embedding). */
 export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal): Promise<void> {
   const { config, app: prepared } = await loadService(opts);
   const app = prepared.app;
@@ -65,7 +65,7 @@ export async function runPrimary(opts: PrimaryCliOptions, signal?: AbortSignal):
   let served;
   try {
     if (opts.backup !== false) {
-      protection = new Protection(runtime, config);
+      protection = new Protection(runtime, config, app.name);
       protection.on('conflict', () => {
         log.error('the VIP moved to another host: exiting');
         process.exitCode = 3;

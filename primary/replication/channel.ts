@@ -32,6 +32,8 @@ export interface ChannelOptions {
   connectTimeoutMs?: number;
   /** replication.busyPollUs: poll, not sleep, this long after each batch and CONFIRM. */
   busyPollUs?: number;
+  /** The name of the app this primary serves: a backup running another refuses us. */
+  app?: string;
 }
 
 export interface ChannelEvents {
@@ -123,7 +125,7 @@ export class ReplicationChannel extends EventEmitter<ChannelEvents> {
             }
           } else if (m.type === MsgType.Challenge && !nonceB) {
             nonceB = m.nonce;
-            this.writeNow(hello(o.key, o.vip, nonceB, nonceP));
+            this.writeNow(hello(o.key, o.vip, nonceB, nonceP, o.app ?? ''));
           } else if (m.type === MsgType.Welcome && nonceB) {
             if (!verifyWelcome(o.key, m, nonceP, nonceB)) return fail('ERR_INTACT_REPLICATION_AUTH', 'the backup does not hold the shared key');
             clearTimeout(timer);

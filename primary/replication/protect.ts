@@ -51,7 +51,12 @@ export class Protection extends EventEmitter<ProtectionEvents> {
   /** The mirror of a session whose link dropped: its gates stay shut until resolved. */
   private orphan: Mirror | undefined;
 
-  constructor(private readonly runtime: Runtime, private readonly config: Config) {
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly config: Config,
+    /** The served app's name, which the backup's must match (the HELLO carries it). */
+    private readonly app = '',
+  ) {
     super();
     this.key = Buffer.from(config.replication.key, 'hex');
   }
@@ -104,6 +109,7 @@ export class Protection extends EventEmitter<ProtectionEvents> {
       vip: toIpv4U32(c.vip),
       localAddress: c.primary.replicationAddress,
       busyPollUs: c.replication.busyPollUs,
+      app: this.app,
     });
     try {
       await ch.connect();

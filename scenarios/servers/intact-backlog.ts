@@ -38,7 +38,7 @@ const prepared = prepareApp(app, { port: o.port, options: parseAppOptPairs(o.app
 const runtime = openServiceRuntime({ ifname: config.primary.serviceInterface, vip: config.vip, gso: true, stackOptions: config.tcp });
 let protection: Protection | undefined;
 if (o.backup) {
-  protection = new Protection(runtime, config);
+  protection = new Protection(runtime, config, app.name);
   protection.on('conflict', () => process.kill(process.pid, 'SIGTERM'));
   await protection.start(o.backupWait);
 }

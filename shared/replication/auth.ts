@@ -24,13 +24,16 @@ export function challenge(nonceB: Buffer): Challenge {
   return { type: MsgType.Challenge, version: PROTOCOL_VERSION, nonce: nonceB };
 }
 
-export function hello(key: Buffer, vip: number, nonceB: Buffer, nonceP: Buffer): Hello {
+/** The primary's HELLO for the backup's challenge `nonceB`; `app` is the name of the
+ *  app it serves (IntactApp.name), which the backup's must match. */
+export function hello(key: Buffer, vip: number, nonceB: Buffer, nonceP: Buffer, app: string): Hello {
   return {
     type: MsgType.Hello,
     version: PROTOCOL_VERSION,
     vip,
     nonce: nonceP,
-    mac: mac(key, 'intact hello', nonceB, nonceP, u32(vip)),
+    mac: mac(key, 'intact hello', nonceB, nonceP, u32(vip), Buffer.from(app, 'utf8')),
+    app,
   };
 }
 
@@ -45,7 +48,7 @@ function same(a: Buffer, b: Buffer): boolean {
 /** The backup's check of a HELLO against the challenge it sent. */
 export function verifyHello(key: Buffer, h: Hello, nonceB: Buffer): 'ok' | 'bad-version' | 'bad-mac' {
   if (h.version !== PROTOCOL_VERSION) return 'bad-version';
-  return same(h.mac, mac(key, 'intact hello', nonceB, h.nonce, u32(h.vip))) ? 'ok' : 'bad-mac';
+  return same(h.mac, mac(key, 'intact hello', nonceB, h.nonce, u32(h.vip), Buffer.from(h.app, 'utf8'))) ? 'ok' : 'bad-mac';
 }
 
 /** The primary's check that the backup holds the key too. */

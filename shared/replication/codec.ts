@@ -8,7 +8,7 @@
 // reference), and the decoder hands data out as views of what was read where that
 // pins little memory (keep()).
 import {
-  MAX_FRAME, MAX_REPLAY_WINDOW, MAC_BYTES, NONCE_BYTES, MsgType, type Message,
+  MAX_APP_NAME_BYTES, MAX_FRAME, MAX_REPLAY_WINDOW, MAC_BYTES, NONCE_BYTES, MsgType, type Message,
 } from './messages.js';
 import { STATES } from './states.js';
 
@@ -92,6 +92,7 @@ export class Encoder {
         b.writeUInt32BE(m.vip, o); o += 4;
         o += m.nonce.copy(b, o);
         o += m.mac.copy(b, o);
+        o += b.write(m.app, o, 'utf8');
         break;
       case MsgType.Welcome:
         o += m.mac.copy(b, o);
@@ -185,7 +186,7 @@ export function encode(m: Message): Buffer {
 function bodyLength(m: Message): number {
   switch (m.type) {
     case MsgType.Challenge: return 2 + NONCE_BYTES;
-    case MsgType.Hello: return 2 + 4 + NONCE_BYTES + MAC_BYTES;
+    case MsgType.Hello: return HELLO_FIXED + Buffer.byteLength(m.app, 'utf8');
     case MsgType.Welcome: return MAC_BYTES;
     case MsgType.Refuse: return Buffer.byteLength(m.reason, 'utf8');
     case MsgType.Open: return OPEN_BODY;
@@ -203,6 +204,8 @@ function bodyLength(m: Message): number {
 const OPEN_BODY = 4 + 4 + 2 + 4 + 2 + 4 + 4 + 2 + 1 + 1 + 1 + 4 + 4 + 4 + 4;
 const RESYNC_BODY = OPEN_BODY + 8 + 8;
 const UPDATE_BODY = 4 + 1 + 4 + 4 + 4 + 4 + 4 + 1;
+/** HELLO up to the app's name, which takes the rest of the frame. */
+const HELLO_FIXED = 2 + 4 + NONCE_BYTES + MAC_BYTES;
 
 function writeU53(b: Buffer, o: number, v: number): number {
   b.writeUInt32BE(Math.floor(v / 0x100000000), o);
@@ -241,13 +244,15 @@ export function decodeBody(type: number, body: Buffer, copy = false): Message | 
       if ((err = fixed(type, n, 2 + NONCE_BYTES))) return err;
       return { type, version: body.readUInt16BE(0), nonce: Buffer.from(body.subarray(2)) };
     case MsgType.Hello:
-      if ((err = fixed(type, n, 2 + 4 + NONCE_BYTES + MAC_BYTES))) return err;
+      if (n < HELLO_FIXED) return new DecodeError(`bad-length:${type}:${n}`);
+      if (n - HELLO_FIXED > MAX_APP_NAME_BYTES) return new DecodeError('hello-app-too-long');
       return {
         type,
         version: body.readUInt16BE(0),
         vip: body.readUInt32BE(2),
         nonce: Buffer.from(body.subarray(6, 6 + NONCE_BYTES)),
-        mac: Buffer.from(body.subarray(6 + NONCE_BYTES)),
+        mac: Buffer.from(body.subarray(6 + NONCE_BYTES, HELLO_FIXED)),
+        app: body.toString('utf8', HELLO_FIXED),
       };
     case MsgType.Welcome:
       if ((err = fixed(type, n, MAC_BYTES))) return err;

@@ -10,12 +10,17 @@
 //
 // Handshake (nothing is stored before it completes):
 //   backup  -> primary  CHALLENGE {version, nonceB}
-//   primary -> backup   HELLO     {version, vip, nonceP, mac = HMAC(key, "intact hello" | nonceB | nonceP | vip)}
+//   primary -> backup   HELLO     {version, vip, nonceP, mac = HMAC(key, "intact hello" | nonceB | nonceP | vip | app), app}
 //   backup  -> primary  WELCOME   {mac = HMAC(key, "intact welcome" | nonceP | nonceB)}   or REFUSE {reason}
 // Both sides prove they hold the key; a peer without it is refused and changes nothing.
 
 // 2: OPEN and RESYNC carry replayWindow (output replay).
-export const PROTOCOL_VERSION = 2;
+// 3: HELLO carries the app's name (after the MAC, so an older HELLO still decodes and
+//    is refused as bad-version): a backup running another app refuses the primary, since
+//    its app could not restore the primary's checkpoints.
+export const PROTOCOL_VERSION = 3;
+/** Longest app name a HELLO carries, in UTF-8 bytes. */
+export const MAX_APP_NAME_BYTES = 255;
 /** A frame longer than this is a protocol error: it bounds what a hostile peer can
  *  make us buffer. Data messages are cut well below it by the sender. */
 export const MAX_FRAME = 4 * 1024 * 1024;
@@ -41,7 +46,7 @@ export enum MsgType {
 }
 
 export interface Challenge { type: MsgType.Challenge; version: number; nonce: Buffer }
-export interface Hello { type: MsgType.Hello; version: number; vip: number; nonce: Buffer; mac: Buffer }
+export interface Hello { type: MsgType.Hello; version: number; vip: number; nonce: Buffer; mac: Buffer; app: string }
 export interface Welcome { type: MsgType.Welcome; mac: Buffer }
 export interface Refuse { type: MsgType.Refuse; reason: string }
 

@@ -53,6 +53,23 @@ t.test('a primary announcing a VIP this backup does not protect is refused', asy
   t.match(e.message, /unknown-vip:192\.0\.2\.101/);
 });
 
+t.test('a primary serving another app than the backup\'s is refused and stores nothing', async (t) => {
+  const s = new ReplicationServer({ host: '127.0.0.1', port: 0, key, vips: [vip], store: { bytesPerConnection: 1 << 20 }, app: 'kv' });
+  await s.listen();
+  t.teardown(() => s.close());
+  const port = ((s as unknown as { server: net.Server }).server.address() as net.AddressInfo).port;
+  const wrong = new ReplicationChannel({ host: '127.0.0.1', port, key, vip, app: 'http' });
+  t.teardown(() => wrong.close());
+  const e = await wrong.connect().catch((x) => x);
+  t.ok(isIntactError(e, 'ERR_INTACT_REPLICATION_REFUSED'));
+  t.match(e.message, /app-mismatch: the primary serves "http", this backup runs "kv"/);
+  t.equal(s.stores.size, 0, 'nothing stored');
+  const right = new ReplicationChannel({ host: '127.0.0.1', port, key, vip, app: 'kv' });
+  t.teardown(() => right.close());
+  await right.connect();
+  t.ok(s.stores.has(vip), 'the same app is welcome');
+});
+
 t.test('garbage instead of a hello is refused', async (t) => {
   const { s, port } = await server(t);
   const sock = net.connect(port, '127.0.0.1');
@@ -149,7 +166,7 @@ t.test('the backup confirms once per burst of reads: a full read defers, a short
   const sock = new FakeSocket();
   (s as unknown as { accept(sock: unknown): void }).accept(sock);
   const challengeMsg = new FrameDecoder().push(sock.writes[0]!).messages[0] as Challenge;
-  sock.emit('data', encode(hello(key, vip, challengeMsg.nonce, newNonce())));
+  sock.emit('data', encode(hello(key, vip, challengeMsg.nonce, newNonce(), '')));
   t.ok(s.stores.has(vip), 'session open');
   sock.emit('data', encode({ type: MsgType.Open, conn: 1, localAddr: vip, localPort: 80, remoteAddr: 1, remotePort: 2, iss: 10, irs: 20, mss: 1460, sndWndShift: 0, rcvWndShift: 0, sackOk: false, tsOk: false, tsRecent: 0, tsLast: 0, sndWnd: 100, replayWindow: 0 }));
   t.same(sock.confirms(), [1], 'a short read confirms at once');

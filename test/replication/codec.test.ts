@@ -204,16 +204,37 @@ t.test('the hello proves the key both ways', async (t) => {
   const key = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
   const nb = newNonce();
   const np = newNonce();
-  const h = hello(key, 0xc0000264, nb, np);
+  const h = hello(key, 0xc0000264, nb, np, 'kv');
   t.equal(challenge(nb).nonce, nb);
   t.equal(verifyHello(key, h, nb), 'ok');
   t.equal(verifyHello(Buffer.from('wrong key'), h, nb), 'bad-mac', 'a peer without the key is refused');
   t.equal(verifyHello(key, h, newNonce()), 'bad-mac', 'a replayed hello (other challenge) is refused');
   t.equal(verifyHello(key, { ...h, vip: 1 }, nb), 'bad-mac', 'the VIP is bound into the mac');
   t.equal(verifyHello(key, { ...h, version: 99 }, nb), 'bad-version');
+  t.equal(verifyHello(key, { ...h, app: 'http' }, nb), 'bad-mac', 'the app is bound into the mac');
   const w = welcome(key, np, nb);
   t.ok(verifyWelcome(key, w, np, nb));
   t.notOk(verifyWelcome(Buffer.from('x'), w, np, nb), 'a backup without the key is not trusted');
   const decoded = new FrameDecoder().push(encode(h)).messages[0];
   t.same(decoded, h);
+  const unicode = hello(key, 1, nb, np, 'köln-α');
+  t.same(new FrameDecoder().push(encode(unicode)).messages[0], unicode, 'a UTF-8 app name round-trips');
+});
+
+t.test('HELLO: an older primary\'s (no app name) decodes and is refused as bad-version; an app name too long is malformed', async (t) => {
+  const key = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+  const nb = newNonce();
+  const h = hello(key, 0xc0000264, nb, newNonce(), '');
+  // Version 2's HELLO: the same fields, no app name after the MAC.
+  const v2 = encode(h);
+  v2.writeUInt16BE(2, 5);
+  const old = new FrameDecoder().push(v2).messages[0];
+  t.ok(old && old.type === MsgType.Hello);
+  t.equal(verifyHello(key, old as typeof h, nb), 'bad-version');
+  const long = new FrameDecoder().push(encode({ ...h, app: 'x'.repeat(256) }));
+  t.equal(long.messages.length, 0);
+  t.equal(long.error?.reason, 'hello-app-too-long');
+  t.equal(new FrameDecoder().push(encode({ ...h, app: 'x'.repeat(255) })).messages.length, 1, '255 bytes is the limit');
+  const short = new FrameDecoder().push(encode(h).subarray(0, 5 + 2 + 4 + 16));
+  t.same(short.messages, [], 'a frame cut short is still waiting, not a message');
 });
