@@ -15,6 +15,7 @@ import { setLoss } from '../../lab/faults.js';
 import { seededChunks } from '../../shared/stream.js';
 import { DEFAULT_TCP_BUFFERS } from '../../shared/config.js';
 import { wscaleFor } from '../../shared/tcp/options.js';
+import { startIntactBackup } from '../../scenarios/experiments/modes.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const BIG = Number(process.env.INTACT_LAB_MB ?? 100) * 1024 * 1024;
@@ -193,6 +194,26 @@ t.test('a backup configured but not running: the primary serves unprotected and 
       t.match(p.output(), /backup not reachable at start \(last attempt: replication link to 198\.51\.100\.2:7400: ECONNREFUSED\)/, 'the reason names the link and its error');
     } finally {
       t.equal(await p.stop(), 0, 'exits 0 on SIGTERM');
+    }
+  });
+});
+
+t.test('a backup running another app refuses the primary, which serves unprotected and says why', rootOnly(), async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'intact-lab-app-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await withLab({ clients: 1 }, async (lab) => {
+    const backup = await startIntactBackup(lab, { app: 'kv' }, dir, 'backup.log');
+    try {
+      const p = await startPrimary(lab, 'echo', ['--backup-wait', '300'], lab.configs.primary, false);
+      try {
+        t.match(p.output(), /serving echo on .* \(unprotected: backup not reachable\)/);
+        t.match(p.output(), /last attempt: the backup refused us: app-mismatch: the primary serves \\"echo\\", this backup runs \\"kv\\"/);
+      } finally {
+        t.equal(await p.stop(), 0, 'exits 0 on SIGTERM');
+      }
+      t.match(readFileSync(join(dir, 'backup.log'), 'utf8'), /replication peer refused/, 'the backup logs the refusal');
+    } finally {
+      await backup.stop();
     }
   });
 });
