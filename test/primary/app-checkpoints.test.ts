@@ -1,9 +1,9 @@
 // The checkpoints of the streaming built-ins (echo, source), over the fake engine: where
 // they are taken (positions exact), and what a restore from each sends.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { serveApp, type ServedApp } from '../../primary/app.js';
+import { serveApp, type IntactApp, type ServedApp } from '../../primary/app.js';
 import { echoApp } from '../../primary/apps/echo.js';
 import { sourceApp } from '../../primary/apps/source.js';
 import { seededChunks } from '../../shared/stream.js';
@@ -37,6 +37,13 @@ async function exchange(conn: FakeConnection, input: Buffer, piece = 16 * 1024):
   return Buffer.concat(got);
 }
 
+/** `app` on `runtime` for the rest of this test. */
+async function serving(t: Test, app: IntactApp, runtime: FakeRuntime, options?: Record<string, string>): Promise<ServedApp> {
+  const served = await serveApp(app, { runtime, options });
+  t.teardown(() => served.close());
+  return served;
+}
+
 /** A takeover at `cp`: a rebuilt connection (the backup held output up to the
  *  checkpoint) handed to the app's restore hook. */
 function restore(served: ServedApp, port: number, cp: Checkpoint): FakeConnection {
@@ -55,8 +62,7 @@ function spaced(cps: Checkpoint[], every: number, pos: (c: Checkpoint) => number
 t.test('echo: a checkpoint every checkpointBytes echoed, where input and output meet', async (t) => {
   const runtime = new CheckpointingRuntime();
   const every = 64 * 1024;
-  const served = await serveApp(echoApp, { runtime, options: { checkpointBytes: String(every) } });
-  t.teardown(() => served.close());
+  const served = await serving(t, echoApp, runtime, { checkpointBytes: String(every) });
   const input = randomBytes(1_000_003);
   // A small send buffer: the pipe pauses, and input waits unread behind it.
   const out = await exchange(runtime.listeners.get(7)!.connect({ sendCapacity: 32 * 1024 }), input);
@@ -70,8 +76,7 @@ t.test('echo: a checkpoint every checkpointBytes echoed, where input and output 
 t.test('echo: a restore at a checkpoint echoes on from there, and checkpoints on', async (t) => {
   const runtime = new CheckpointingRuntime();
   const every = 64 * 1024;
-  const served = await serveApp(echoApp, { runtime, options: { checkpointBytes: String(every) } });
-  t.teardown(() => served.close());
+  const served = await serving(t, echoApp, runtime, { checkpointBytes: String(every) });
   const first = randomBytes(300_000);
   await exchange(runtime.listeners.get(7)!.connect(), first);
   const cp = runtime.checkpoints[1]!;
@@ -88,8 +93,7 @@ t.test('echo: a restore at a checkpoint echoes on from there, and checkpoints on
 
 t.test('echo: checkpointBytes=0 never checkpoints; a bad value is refused', async (t) => {
   const runtime = new CheckpointingRuntime();
-  const served = await serveApp(echoApp, { runtime, options: { checkpointBytes: '0' } });
-  t.teardown(() => served.close());
+  const served = await serving(t, echoApp, runtime, { checkpointBytes: '0' });
   const input = randomBytes(1_000_000);
   t.ok((await exchange(runtime.listeners.get(7)!.connect(), input)).equals(input));
   t.equal(runtime.checkpoints.length, 0);
@@ -101,8 +105,7 @@ t.test('echo: checkpointBytes=0 never checkpoints; a bad value is refused', asyn
 t.test('echo: an unprotected connection offers its checkpoints for resynchronisation', async (t) => {
   const runtime = new ResyncRuntime();
   const every = 64 * 1024;
-  const served = await serveApp(echoApp, { runtime, options: { checkpointBytes: String(every) } });
-  t.teardown(() => served.close());
+  const served = await serving(t, echoApp, runtime, { checkpointBytes: String(every) });
   const input = randomBytes(1_000_000);
   t.ok((await exchange(runtime.listeners.get(7)!.connect({ sendCapacity: 32 * 1024 }), input)).equals(input));
   t.ok(runtime.offers.length >= input.length / every / 2, `${runtime.offers.length} offers`);
@@ -116,8 +119,7 @@ const stream = (seed: number, bytes: number) => Buffer.concat([...seededChunks(s
 t.test('source: a checkpoint every checkpointBytes sent', async (t) => {
   const runtime = new CheckpointingRuntime();
   const every = 256 * 1024;
-  const served = await serveApp(sourceApp, { runtime, options: { bytes: String(BYTES), seed: String(SEED), checkpointBytes: String(every) } });
-  t.teardown(() => served.close());
+  const served = await serving(t, sourceApp, runtime, { bytes: String(BYTES), seed: String(SEED), checkpointBytes: String(every) });
   const out = await exchange(runtime.listeners.get(19)!.connect({ sendCapacity: 100_000 }), Buffer.from('ignored'));
   t.ok(out.equals(stream(SEED, BYTES)), 'the stream, exactly');
   const cps = runtime.checkpoints;
@@ -129,8 +131,7 @@ t.test('source: a checkpoint every checkpointBytes sent', async (t) => {
 
 t.test('source: a restore at each checkpoint sends exactly the rest, then our FIN', async (t) => {
   const runtime = new CheckpointingRuntime();
-  const served = await serveApp(sourceApp, { runtime, options: { bytes: String(BYTES), seed: String(SEED), checkpointBytes: String(512 * 1024) } });
-  t.teardown(() => served.close());
+  const served = await serving(t, sourceApp, runtime, { bytes: String(BYTES), seed: String(SEED), checkpointBytes: String(512 * 1024) });
   await exchange(runtime.listeners.get(19)!.connect({ sendCapacity: 100_000 }), Buffer.alloc(0));
   const all = stream(SEED, BYTES);
   t.ok(runtime.checkpoints.length >= 4);
@@ -143,8 +144,7 @@ t.test('source: a restore at each checkpoint sends exactly the rest, then our FI
 
 t.test("source: a restore follows the checkpoint's stream, not this process's options", async (t) => {
   const runtime = new CheckpointingRuntime();
-  const served = await serveApp(sourceApp, { runtime, options: { bytes: '10', seed: '1' } });
-  t.teardown(() => served.close());
+  const served = await serving(t, sourceApp, runtime, { bytes: '10', seed: '1' });
   const conn = restore(served, 19, { state: { v: 1, seed: 7, bytes: 100_000 }, consumed: 0, produced: 40_000 });
   await until('our FIN', () => conn.finSent);
   t.ok(conn.sentBytes().equals(stream(7, 100_000).subarray(40_000)));
@@ -152,8 +152,7 @@ t.test("source: a restore follows the checkpoint's stream, not this process's op
 
 t.test('source: a checkpoint past the end of its stream resets; another shape is refused', async (t) => {
   const runtime = new CheckpointingRuntime();
-  const served = await serveApp(sourceApp, { runtime });
-  t.teardown(() => served.close());
+  const served = await serving(t, sourceApp, runtime);
   const conn = restore(served, 19, { state: { v: 1, seed: 7, bytes: 100 }, consumed: 0, produced: 101 });
   t.equal(conn.reset, true);
   t.equal(conn.sentBytes().length, 0);
@@ -164,8 +163,7 @@ t.test('source: a checkpoint past the end of its stream resets; another shape is
 t.test('source: an unprotected connection offers its checkpoints for resynchronisation', async (t) => {
   const runtime = new ResyncRuntime();
   const every = 256 * 1024;
-  const served = await serveApp(sourceApp, { runtime, options: { bytes: String(BYTES), seed: String(SEED), checkpointBytes: String(every) } });
-  t.teardown(() => served.close());
+  const served = await serving(t, sourceApp, runtime, { bytes: String(BYTES), seed: String(SEED), checkpointBytes: String(every) });
   const out = await exchange(runtime.listeners.get(19)!.connect({ sendCapacity: 100_000 }), Buffer.alloc(0));
   t.equal(out.length, BYTES);
   t.ok(runtime.offers.length >= BYTES / every / 2, `${runtime.offers.length} offers`);
@@ -174,8 +172,7 @@ t.test('source: an unprotected connection offers its checkpoints for resynchroni
 
 t.test('source: checkpointBytes=0 never checkpoints; a bad value is refused', async (t) => {
   const runtime = new CheckpointingRuntime();
-  const served = await serveApp(sourceApp, { runtime, options: { bytes: String(BYTES), checkpointBytes: '0' } });
-  t.teardown(() => served.close());
+  const served = await serving(t, sourceApp, runtime, { bytes: String(BYTES), checkpointBytes: '0' });
   t.equal((await exchange(runtime.listeners.get(19)!.connect({ sendCapacity: 100_000 }), Buffer.alloc(0))).length, BYTES);
   t.equal(runtime.checkpoints.length, 0);
   for (const bad of ['-1', 'lots', '1.5']) {
