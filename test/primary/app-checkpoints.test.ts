@@ -7,9 +7,7 @@ import { serveApp, type IntactApp, type ServedApp } from '../../primary/app.js';
 import { echoApp } from '../../primary/apps/echo.js';
 import { sourceApp } from '../../primary/apps/source.js';
 import { seededChunks } from '../../shared/stream.js';
-import { CheckpointingRuntime, FakeConnection, FakeRuntime, ResyncRuntime, peerStream } from './fake-engine.js';
-
-type Checkpoint = { state: unknown; consumed: number; produced: number };
+import { CheckpointingRuntime, FakeConnection, FakeRuntime, ResyncRuntime, peerStream, type RecordedCheckpoint } from './fake-engine.js';
 
 async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -46,7 +44,7 @@ async function serving(t: Test, app: IntactApp, runtime: FakeRuntime, options?: 
 
 /** A takeover at `cp`: a rebuilt connection (the backup held output up to the
  *  checkpoint) handed to the app's restore hook. */
-function restore(served: ServedApp, port: number, cp: Checkpoint): FakeConnection {
+function restore(served: ServedApp, port: number, cp: RecordedCheckpoint): FakeConnection {
   const conn = new FakeConnection({ localPort: port, sendCapacity: 64 << 20 });
   const socket = served.server.adopt(conn, { consumed: cp.consumed, produced: cp.produced, replicatedEnd: cp.produced });
   socket.on('error', () => undefined);
@@ -55,7 +53,7 @@ function restore(served: ServedApp, port: number, cp: Checkpoint): FakeConnectio
 }
 
 /** Consecutive checkpoints are at least `every` apart in `pos`. */
-function spaced(cps: Checkpoint[], every: number, pos: (c: Checkpoint) => number, from = 0): boolean {
+function spaced(cps: RecordedCheckpoint[], every: number, pos: (c: RecordedCheckpoint) => number, from = 0): boolean {
   return cps.every((c, i) => pos(c) - (i === 0 ? from : pos(cps[i - 1]!)) >= every);
 }
 

@@ -141,10 +141,18 @@ export class FakeRuntime implements ListenRuntime {
   }
 }
 
+/** A checkpoint as the mirror (or a resynchronisation offer) receives it, its state
+ *  parsed back from JSON. */
+export interface RecordedCheckpoint {
+  state: unknown;
+  consumed: number;
+  produced: number;
+}
+
 /** A runtime whose every connection is protected: the app's checkpoints are recorded
  *  (state parsed back from its JSON), as the mirror would receive them. */
 export class CheckpointingRuntime extends FakeRuntime {
-  readonly checkpoints: Array<{ state: unknown; consumed: number; produced: number }> = [];
+  readonly checkpoints: RecordedCheckpoint[] = [];
   protection(): SocketProtection {
     return {
       checkpoint: (state, consumed, produced) => {
@@ -159,7 +167,7 @@ export class CheckpointingRuntime extends FakeRuntime {
 /** A runtime with no backup that a new one would take each connection on from: every
  *  resynchronisation offer is recorded and accepted. */
 export class ResyncRuntime extends FakeRuntime {
-  readonly offers: Array<{ state: unknown; consumed: number; produced: number }> = [];
+  readonly offers: RecordedCheckpoint[] = [];
   resync(_c: unknown, state: Buffer, consumed: number, produced: number): boolean {
     this.offers.push({ state: JSON.parse(state.toString('utf8')), consumed, produced });
     return true;

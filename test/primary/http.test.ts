@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createServer } from '../../primary/server.js';
 import { serveApp } from '../../primary/app.js';
 import { httpApp } from '../../primary/apps/http.js';
-import { CheckpointingRuntime, FakeConnection, FakeRuntime, ManualTimers, peerStream, type FakeListener } from './fake-engine.js';
+import { CheckpointingRuntime, FakeConnection, FakeRuntime, ManualTimers, peerStream, type FakeListener, type RecordedCheckpoint } from './fake-engine.js';
 
 interface Reply {
   status: number;
@@ -194,7 +194,7 @@ t.test('http app downloads: checkpoints, and a restore from each', async (t) => 
   }
 
   /** A takeover at checkpoint `cp`: a rebuilt connection handed to restore(). */
-  function restore(cp: { state: unknown; consumed: number; produced: number }): FakeConnection {
+  function restore(cp: RecordedCheckpoint): FakeConnection {
     const conn = new FakeConnection({ localPort: 80, ...roomy });
     const socket = served.server.adopt(conn, { consumed: cp.consumed, produced: cp.produced, replicatedEnd: cp.produced });
     socket.on('error', () => undefined);
