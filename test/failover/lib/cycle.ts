@@ -122,3 +122,13 @@ export function requireReplayed(out: CycleOutcome): void {
     out.problems.push(`${k.replayed} of ${k.connections} connections rebuilt for output replay`);
   }
 }
+
+/** A cycle that killed the primary mid-work, past the app's first checkpoint, must have
+ *  had every rebuilt connection restored from a checkpoint (of `what`), not from the
+ *  first byte: counted as a problem of the cycle. */
+export function requireCheckpointed(out: CycleOutcome, what: string): void {
+  const k = out.takeover;
+  if (out.midway && k !== undefined && k.connections > 0 && k.checkpointed !== k.connections) {
+    out.problems.push(`${k.checkpointed} of ${k.connections} connections restored from a checkpoint of ${what}`);
+  }
+}

@@ -13,7 +13,7 @@ import { seededChunks } from '../../../shared/stream.js';
 import { startProcess } from '../../../scenarios/lib/process.js';
 import { DEFAULT_CHECKPOINT_BYTES } from '../../../primary/apps/http.js';
 import type { Lab } from '../../../lab/topology.js';
-import { requireReplayed, runCycle, type CycleOutcome, type WorkloadResult } from './cycle.js';
+import { requireCheckpointed, requireReplayed, runCycle, type CycleOutcome, type WorkloadResult } from './cycle.js';
 import { stratified } from './instants.js';
 import { runSuite } from './suite.js';
 import type { Pair } from './pair.js';
@@ -166,10 +166,7 @@ export async function downloadSuite(t: Test, outputReplay: boolean): Promise<voi
           if (outputReplay) requireReplayed(out);
           // The app checkpoints the download every DEFAULT_CHECKPOINT_BYTES of body: a
           // kill well past the first must restore from one, not from the first byte.
-          const k = out.takeover;
-          if (out.midway && killAt >= 2 * DEFAULT_CHECKPOINT_BYTES && k !== undefined && k.connections > 0 && k.checkpointed !== k.connections) {
-            out.problems.push(`${k.checkpointed} of ${k.connections} connections restored from a checkpoint of the download`);
-          }
+          if (killAt >= 2 * DEFAULT_CHECKPOINT_BYTES) requireCheckpointed(out, 'the download');
           return out;
         },
       }));

@@ -9,7 +9,7 @@ import { findNode, VIP } from '../../../lab/plan.js';
 import { startProcess } from '../../../scenarios/lib/process.js';
 import { clientArgv } from '../../../scenarios/lib/repo.js';
 import { DEFAULT_SOURCE_CHECKPOINT_BYTES } from '../../../primary/apps/source.js';
-import { requireReplayed, runCycle } from './cycle.js';
+import { requireCheckpointed, requireReplayed, runCycle } from './cycle.js';
 import { stratified } from './instants.js';
 import { runSuite } from './suite.js';
 
@@ -61,10 +61,7 @@ export async function streamSuite(t: Test, outputReplay: boolean, cycles: number
             },
           }).then((out) => {
             if (outputReplay) requireReplayed(out);
-            const k = out.takeover;
-            if (out.midway && k !== undefined && k.checkpointed !== k.connections) {
-              out.problems.push(`${k.checkpointed} of ${k.connections} connections restored from a checkpoint of the stream`);
-            }
+            requireCheckpointed(out, 'the stream');
             if (!out.midway) out.problems.push('the stream ended before the kill: nothing was tested');
             return out;
           }),
