@@ -8,6 +8,7 @@ import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { IntactError } from '../shared/errors.js';
 import { logger } from '../shared/log.js';
+import { LogLimiter } from '../shared/log-limit.js';
 import { BusyPoll } from '../shared/replication/busy-poll.js';
 import { FrameDecoder, encode } from '../shared/replication/codec.js';
 import { MsgType, type Message } from '../shared/replication/messages.js';
@@ -49,6 +50,9 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
   private readonly server: net.Server;
   private readonly sessions = new Map<number, net.Socket>();
   private readonly log = logger('replication');
+  /** A refused primary retries about once a second (primary/replication/protect.ts):
+   *  one line per peer address and reason, then one a minute with the count. */
+  private readonly refusals = new LogLimiter();
 
   constructor(private readonly opts: ReplicationServerOptions) {
     super();
@@ -102,7 +106,8 @@ export class ReplicationServer extends EventEmitter<ReplicationServerEvents> {
     let store: ReplicaStore | undefined;
     let vip = 0;
     const refuse = (reason: string) => {
-      this.log.warn({ remote, reason }, 'replication peer refused');
+      const seen = this.refusals.admit(`${sock.remoteAddress} ${reason}`);
+      if (seen.log) this.log.warn({ remote, reason, count: seen.count, since: seen.suppressed }, 'replication peer refused');
       this.emit('refused', remote, reason);
       sock.end(encode({ type: MsgType.Refuse, reason }));
       sock.destroySoon();
