@@ -7,8 +7,11 @@
 // kernel reference server's rr mode sends. Each reply is checked.
 // The first --warmup exchanges (default K/10, at most 100) are run but not counted:
 // they pay for connection start-up and JIT, not for the stack.
+// --pause-ms P waits P ms after each reply before the next request: a sparse client (a
+// server's idle stretches between requests), where polling instead of sleeping could
+// only burn CPU. Exchanges are timed as always, the pause not included.
 // Output (one JSON line): {client, ok, exchanges, warmup, request, reply, verified,
-//   mismatches, medianUs, p95Us, p99Us, meanUs, minUs, maxUs, seconds}
+//   mismatches, medianUs, p95Us, p99Us, meanUs, minUs, maxUs, seconds, pauseMs}
 //   and with --samples, us: every timed exchange in µs (0.1 µs), in order.
 import { baseCommand, connect, intArg, parseArgs, runClient } from './common.js';
 import { round, summarize } from '../lib/stats.js';
@@ -23,6 +26,7 @@ interface Opts {
   warmup?: number;
   seed: number;
   samples?: boolean;
+  pauseMs: number;
   timeoutMs: number;
   idleMs: number;
 }
@@ -34,7 +38,8 @@ const opts = parseArgs<Opts>(
     .option('--reply <bytes>', 'reply size (default: the request size, as from an echo)', intArg(1, 16 * 1024 * 1024))
     .option('--warmup <k>', 'untimed exchanges first (default min(100, K/10))', intArg(0))
     .option('--seed <n>', 'seed of the request bytes', intArg(0, 0xffffffff), 1)
-    .option('--samples', 'also print every timed exchange (µs) as `us`'),
+    .option('--samples', 'also print every timed exchange (µs) as `us`')
+    .option('--pause-ms <ms>', 'think time after each reply before the next request', intArg(0, 60_000), 0),
 );
 
 /** The request repeated (or cut) to `n` bytes. */
@@ -85,6 +90,7 @@ await runClient('rr', opts.timeoutMs, async () => {
       have = 0;
       done++;
       if (done === total) resolve();
+      else if (opts.pauseMs > 0) setTimeout(send, opts.pauseMs);
       else send();
     });
     s.once('end', () => reject(new Error(`server closed after ${done} of ${total} exchanges`)));
@@ -114,6 +120,7 @@ await runClient('rr', opts.timeoutMs, async () => {
     minUs: round(sum.min),
     maxUs: round(sum.max),
     seconds: Math.round(seconds * 1e6) / 1e6,
+    pauseMs: opts.pauseMs,
     ...(opts.samples ? { us: Array.from(us, (x) => Math.round(x * 10) / 10) } : {}),
   };
 });
