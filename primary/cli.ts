@@ -45,7 +45,7 @@ export function registerPrimary(program: Command): void {
  *  exchange (README: Experiments). */
 export function wakeUpHint(r: Pick<Config['replication'], 'outputReplay' | 'busyPollUs'>, idle: CpuIdle): string | undefined {
   if (r.outputReplay || r.busyPollUs > 0 || !haltsAtOnce(idle)) return undefined;
-  return 'idle CPUs here halt without polling (guest_halt_poll_ns 0): each strict exchange waits for the backup and then this host to wake, tens of µs each; /sys/module/haltpoll/parameters/guest_halt_poll_ns (e.g. 200000) or replication.busyPollUs removes that (README: Experiments)';
+  return 'idle CPUs here halt without polling (guest_halt_poll_ns 0): each strict exchange waits for the backup and then this host to wake, tens of µs each; /sys/module/haltpoll/parameters/guest_halt_poll_ns (e.g. 200000) or replication.busyPollUs (default 200, 0 here) removes that (README: Experiments)';
 }
 
 /** Runs until SIGTERM/SIGINT (or `signal` aborts, for tests and embedding). */

@@ -68,6 +68,16 @@ export const BACKUP_RX_RING_FRAMES = 2048;
  *  connection, which gives received bytes half. */
 export const DEFAULT_TCP_BUFFERS = { sndBuf: 2 * 1024 * 1024, rcvBuf: 2 * 1024 * 1024 } as const;
 
+/** replication.busyPollUs by default: the bound Linux sets for the same trade in a KVM
+ *  guest (haltpoll's guest_halt_poll_ns) and host (halt_poll_ns), 200 µs. Measured in
+ *  the lab (2026-11-23, this VM booted with its own halt polling off), strict
+ *  request/response added over no backup, five workloads: +91 to +107 µs sleeping
+ *  (budget 68.6), −9 to +7 polling 200 µs (budget 55.2); bulk server → client 46.4% /
+ *  50.9% of off (strict), 76.5% / 80.5% (replay), no worse; a sparse client (3,000
+ *  exchanges 2 ms apart): the primary's main thread 0.84-1.05 s sleeping, 1.23-1.25 s
+ *  polling a fixed 200 µs, 0.99-1.05 s adapting. Figures in README (Experiments). */
+export const DEFAULT_BUSY_POLL_US = 200;
+
 /** The heartbeat defaults, exported so the experiments label and measure exactly these. */
 export const DEFAULT_HEARTBEAT = { heartbeatIntervalMs: 10, deadTimeMs: 80 } as const;
 /** "10/80" style label of a heartbeat setting, as the scenarios' samples carry it. */
@@ -102,15 +112,16 @@ const ReplicationSchema = z.strictObject({
    *  Window: output may run up to twice tcp.sndBuf past the snd_una the backup holds
    *  (primary/replication/mirror.ts). */
   outputReplay: z.boolean({ error: 'must be true or false' }).default(false),
-  /** Microseconds each side keeps polling the replication link after its last traffic
-   *  instead of sleeping (shared/replication/busy-poll.ts): cuts a strict exchange's
-   *  added latency by the wake-ups of an idle host, at the price of a busy CPU on each
-   *  host while traffic flows. 0 (default): off. */
+  /** At most this many microseconds each side keeps polling the replication link after
+   *  its last traffic instead of sleeping (shared/replication/busy-poll.ts), the window
+   *  adapted to the gaps between messages as KVM adapts its halt polling: a strict
+   *  exchange does not wait for an idle CPU to wake, and sparse traffic polls for
+   *  nothing. 0: never poll. Default DEFAULT_BUSY_POLL_US. */
   busyPollUs: z
     .int({ error: 'must be a whole number of microseconds' })
     .min(0, { error: 'must be between 0 (off) and 1000000 µs' })
     .max(1_000_000, { error: 'must be between 0 (off) and 1000000 µs' })
-    .default(0),
+    .default(DEFAULT_BUSY_POLL_US),
 });
 
 /** Output replay's window: how far the primary's output may run past the snd_una its

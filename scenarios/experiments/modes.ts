@@ -26,27 +26,25 @@ import { writeLabConfig } from '../lib/lab-config.js';
 
 /** replay: replication on with output replay (replication.outputReplay), the primary's
  *  config only: the backup learns it per connection from the OPEN.
- *  poll: replication on, strict, with replication.busyPollUs = POLL_US on both hosts. */
-export type Mode = 'kernel' | 'off' | 'on' | 'poll' | 'replay';
+ *  sleep: replication on, strict, with replication.busyPollUs = 0 on both hosts: what
+ *  the default's polling of the replication link saves. */
+export type Mode = 'kernel' | 'off' | 'on' | 'sleep' | 'replay';
 export const MODES: readonly Mode[] = ['kernel', 'off', 'on'];
-/** The modes every scenario may run; poll only where polling is what is measured. */
-export type BaseMode = Exclude<Mode, 'poll'>;
+/** The modes every scenario may run; sleep only where polling is what is measured. */
+export type BaseMode = Exclude<Mode, 'sleep'>;
 /** The modes of the scenarios that measure output replay beside strict. */
 export const MODES_WITH_REPLAY: readonly BaseMode[] = ['kernel', 'off', 'on', 'replay'];
-/** overhead-rr's: strict mode sleeping and polling, side by side. */
-export const MODES_RR: readonly Mode[] = ['kernel', 'off', 'on', 'poll', 'replay'];
+/** overhead-rr's: strict mode polling (the default) and sleeping, side by side. */
+export const MODES_RR: readonly Mode[] = ['kernel', 'off', 'on', 'sleep', 'replay'];
 export const MODE_LABEL: Record<Mode, string> = {
   kernel: 'kernel TCP',
   off: 'intact, replication off',
   on: 'intact, replication on',
-  poll: 'intact, replication on, busy polling',
+  sleep: 'intact, replication on, no polling',
   replay: 'intact, replication on, output replay',
 };
 /** Short names for chart legends. */
-export const MODE_SHORT: Record<Mode, string> = { kernel: 'kernel', off: 'intact off', on: 'intact on', poll: 'intact on, polling', replay: 'intact replay' };
-/** replication.busyPollUs of the poll mode: well past a stop-and-wait exchange's gap
- *  (~60-200 µs here), so neither host sleeps between two exchanges. */
-export const POLL_US = 1000;
+export const MODE_SHORT: Record<Mode, string> = { kernel: 'kernel', off: 'intact off', on: 'intact on', sleep: 'intact on, no polling', replay: 'intact replay' };
 
 /** One workload's server, in each mode. */
 export interface ServerSpec {
@@ -105,14 +103,14 @@ export async function startServer(lab: LabPlan, mode: Mode, spec: ServerSpec, lo
     procs.push(p);
     return server(findNode(lab, 'primary').interfaces.find((i) => i.kind === 'service')!.address!);
   }
-  const backed = mode === 'on' || mode === 'poll' || mode === 'replay';
+  const backed = mode === 'on' || mode === 'sleep' || mode === 'replay';
   try {
-    const pollConfig = mode === 'poll' ? writeLabConfig(lab, logDir, 'intact-poll.json', { busyPollUs: POLL_US }) : undefined;
-    const backupLab = pollConfig ? { ...lab, configs: { ...lab.configs, backup: pollConfig } } : lab;
+    const sleepConfig = mode === 'sleep' ? writeLabConfig(lab, logDir, 'intact-sleep.json', { busyPollUs: 0 }) : undefined;
+    const backupLab = sleepConfig ? { ...lab, configs: { ...lab.configs, backup: sleepConfig } } : lab;
     if (backed) procs.push(await startIntactBackup(backupLab, spec, logDir, `backup-${tag}.log`));
     const primaryLab = mode === 'replay'
       ? { ...lab, configs: { ...lab.configs, primary: writeLabConfig(lab, logDir, 'intact-replay.json', { outputReplay: true }) } }
-      : pollConfig ? { ...lab, configs: { ...lab.configs, primary: pollConfig } } : lab;
+      : sleepConfig ? { ...lab, configs: { ...lab.configs, primary: sleepConfig } } : lab;
     const primary = await startIntactPrimary(
       primaryLab,
       { app: spec.app, appOpts: spec.appOpts, protected: backed, extraArgs: spec.primaryArgs, logName: `primary-${tag}.log` },

@@ -5,7 +5,7 @@
 //        hashes and checkpoints every chunk; the kernel reference hashes the same way)
 //   from server → client: scenarios/clients/bulk-recv.ts from a source
 // Every transfer is verified by sha256 at the far end.
-import { loadConfig } from '../../shared/config.js';
+import { DEFAULT_BUSY_POLL_US, loadConfig } from '../../shared/config.js';
 import { withLab, type Lab } from '../../lab/topology.js';
 import { uniquePrefix } from '../../lab/plan.js';
 import { requireLab } from '../../lab/tools.js';
@@ -163,7 +163,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const timeoutMs = 60_000 + Math.ceil(bytes / 2e6) * 1000; // a floor of 2 MB/s
   const where = placement(ctx.cpus);
   let outputReplay = false;
-  let busyPollUs = 0;
+  let busyPollUs = DEFAULT_BUSY_POLL_US;
   ctx.progress.step(`lab up (${prefix})`);
   await withLab({ prefix, config: ctx.config }, async (labUp: Lab) => {
     const lab = labWithDeadTime(labUp, ctx.logDir, SCENARIO_DEAD_TIME_MS);
@@ -234,7 +234,7 @@ const LAYOUT_NOTE: Record<CpuLayout, string> = {
   'primary-alone': 'CPU layout primary-alone: the server (intact\'s primary, or the kernel\'s) alone on CPU 1, the client and the backup on CPU 0 (taskset). The primary\'s host has its CPU to itself, as in a two-host deployment, so on / off is what replication costs the primary; the client shares its CPU with the backup in "on" only, which can only lower "on".',
 };
 
-export function result(samples: Sample[], errors: string[], retries: string[], bytes: number, runs: number, cpus: CpuLayout = 'shared', outputReplay = false, busyPollUs = 0): ScenarioResult {
+export function result(samples: Sample[], errors: string[], retries: string[], bytes: number, runs: number, cpus: CpuLayout = 'shared', outputReplay = false, busyPollUs = DEFAULT_BUSY_POLL_US): ScenarioResult {
   const rows = summarizeThroughput(samples);
   const cell = (x: number | null) => (x === null ? 'failed' : x.toFixed(3));
   const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
@@ -308,8 +308,8 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
       'The sinks (intact\'s app and the kernel reference) sha256 with hash-wasm (~330 MB/s here), which bounds every client → server figure on this machine, the kernel\'s included. The sources generate the seeded stream with AES-128-CTR (~5 GB/s, shared/stream.ts) and the client verifies it with OpenSSL\'s sha256.',
       LAYOUT_NOTE[cpus],
       busyPollUs > 0
-        ? `replication.busyPollUs = ${busyPollUs} (--set): with a backup, the primary and the backup poll the replication link for ${busyPollUs} µs after its last traffic instead of sleeping, yielding the CPU to any other runnable process each round; in a bulk transfer traffic never stops, so each keeps a CPU busy throughout.`
-        : 'replication.busyPollUs = 0 (the default): the primary and the backup sleep between replication messages.',
+        ? `replication.busyPollUs = ${busyPollUs}${busyPollUs === DEFAULT_BUSY_POLL_US ? ' (the default)' : ' (--set)'}: with a backup, the primary and the backup poll the replication link for up to ${busyPollUs} µs after its traffic instead of sleeping, yielding the CPU to any other runnable process each round; in a bulk transfer the gaps are short, so each polls throughout.`
+        : 'replication.busyPollUs = 0 (--set): the primary and the backup sleep between replication messages.',
       WARMUP_NOTE,
       'machine idle %: the share of all CPUs\' time that was idle during the measured transfer (/proc/stat), median over runs. Near 0 the run was bound by CPU, and with the client, the primary and the backup on one machine "on" pays for the backup\'s CPU too; well above 0 it was bound by latency or windows.',
       'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput. The kernel\'s network work (softirq on the veth pairs) is charged to whichever process runs when it happens, so the kernel reference\'s CPU and the split between processes are approximate.',

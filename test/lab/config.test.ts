@@ -174,9 +174,10 @@ t.test('replication.outputReplay: off when absent; a boolean; its window (twice 
   t.match(failure(t, huge), /tcp\.sndBuf: must be at most 536870912 bytes with replication\.outputReplay/);
 });
 
-t.test('replication.busyPollUs: 0 (off) when absent; whole µs up to one second', async (t) => {
+t.test('replication.busyPollUs: 200 µs when absent, 0 turns it off; whole µs up to one second', async (t) => {
   const base = valid();
-  t.equal(parseConfig(base).replication.busyPollUs, 0, 'off by default: processes sleep between messages');
+  t.equal(parseConfig(base).replication.busyPollUs, 200, 'by default each host polls up to 200 µs after replication traffic');
+  t.equal(parseConfig({ ...base, replication: { key: KEY, busyPollUs: 0 } }).replication.busyPollUs, 0, '0: never poll');
   t.equal(parseConfig({ ...base, replication: { key: KEY, busyPollUs: 1000 } }).replication.busyPollUs, 1000);
   t.match(failure(t, { ...base, replication: { key: KEY, busyPollUs: -1 } }), /replication\.busyPollUs: must be between 0 \(off\) and 1000000 µs/);
   t.match(failure(t, { ...base, replication: { key: KEY, busyPollUs: 1_000_001 } }), /replication\.busyPollUs: must be between 0 \(off\) and 1000000 µs/);

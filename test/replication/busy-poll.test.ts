@@ -63,3 +63,66 @@ t.test('each polled turn yields the CPU first, and an idle poller never does', a
   await turn();
   t.equal(yields, y, 'asleep: no more yields');
 });
+
+// The window adapts to the gaps between traffics, as KVM's halt polling: here with a
+// bound of 200 µs, and gaps set by the manual clock (ms).
+function adaptive() {
+  let now = 0;
+  const p = new BusyPoll(200, () => now, () => {});
+  const after = (gapUs: number) => {
+    now += gapUs / 1000;
+    p.touch();
+    return p.windowUs;
+  };
+  p.touch();
+  return { p, after };
+}
+
+t.test('starts at the bound, and gaps the window covers leave it there', async (t) => {
+  const { p, after } = adaptive();
+  t.equal(p.windowUs, 200);
+  t.equal(after(50), 200);
+  t.equal(after(200), 200, 'a gap of exactly the window was covered');
+  p.stop();
+});
+
+t.test('a gap past the bound halves the window, down to nothing', async (t) => {
+  const { p, after } = adaptive();
+  t.same([after(5000), after(5000), after(5000), after(5000), after(5000)], [100, 50, 25, 12.5, 0]);
+  t.equal(after(5000), 0, 'stays at nothing');
+  p.stop();
+});
+
+t.test('with a window of nothing, traffic does not poll', async (t) => {
+  const { p, after } = adaptive();
+  for (let i = 0; i < 5; i++) after(5000);
+  await turn(); // let the last window's poll end
+  await turn();
+  const spins = p.spins;
+  after(5000);
+  t.equal(p.active, false);
+  await turn();
+  t.equal(p.spins, spins);
+  p.stop();
+});
+
+t.test('a gap the window missed but the bound covers doubles it, from 10 µs', async (t) => {
+  const { p, after } = adaptive();
+  for (let i = 0; i < 5; i++) after(5000);
+  t.equal(p.windowUs, 0);
+  t.same([after(190), after(190), after(190), after(190), after(190), after(190)], [10, 20, 40, 80, 160, 200], 'capped at the bound');
+  t.equal(after(190), 200, "covered now: kept");
+  p.stop();
+});
+
+t.test('request/response every 10 ms waits for a CONFIRM ~50 µs: the window settles low, not at the bound', async (t) => {
+  const { p, after } = adaptive();
+  const windows: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    after(50); // the CONFIRM
+    windows.push(after(10_000)); // the next request's batch
+  }
+  const last = windows.slice(-10);
+  t.ok(Math.max(...last) <= 50, `windows after the long gaps: ${last.join(', ')}`);
+  p.stop();
+});

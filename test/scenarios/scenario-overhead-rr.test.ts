@@ -38,14 +38,14 @@ t.test('summarizeRr: output replay against off and the same target', async (t) =
   t.equal(r.replayTargetMet, true, 'replay: +12 µs ≤ 75');
 });
 
-t.test('summarizeRr: strict with busy polling against off and the same target', async (t) => {
+t.test('summarizeRr: strict without polling against off and the same target', async (t) => {
   const s = (mode: string, medianUs: number): Sample => ({ workload: '4096→1', mode, medianUs, p95Us: medianUs * 2, totalUs: medianUs * 1000, verified: true });
-  const r = summarizeRr([s('off', 100), s('on', 190), s('poll', 170), s('replay', 112)], 50).find((x) => x.workload === '4096→1')!;
-  t.equal(r.pollAddedUs, 70);
-  t.equal(r.pollTargetMet, true, 'poll: +70 µs ≤ 75');
-  t.equal(r.addedUs, 90, 'on is still the sleeping strict mode');
-  t.equal(summarizeRr([s('off', 100), s('poll', 180)], 50).find((x) => x.workload === '4096→1')!.pollTargetMet, false, 'poll: +80 µs > 75');
-  t.equal(summarizeRr([s('off', 100)], 50).find((x) => x.workload === '4096→1')!.poll, null, 'no poll samples: null');
+  const r = summarizeRr([s('off', 100), s('on', 150), s('sleep', 170), s('replay', 112)], 50).find((x) => x.workload === '4096→1')!;
+  t.equal(r.sleepAddedUs, 70);
+  t.equal(r.sleepTargetMet, true, 'sleep: +70 µs ≤ 75');
+  t.equal(r.addedUs, 50, 'on is strict at default settings, apart from sleep');
+  t.equal(summarizeRr([s('off', 100), s('sleep', 180)], 50).find((x) => x.workload === '4096→1')!.sleepTargetMet, false, 'sleep: +80 µs > 75');
+  t.equal(summarizeRr([s('off', 100)], 50).find((x) => x.workload === '4096→1')!.sleep, null, 'no sleep samples: null');
 });
 
 t.test('summarizeRr ignores unverified runs and takes the median over runs', async (t) => {
@@ -88,7 +88,7 @@ t.test('overhead-rr --quick writes its files with sane figures', rootOnly(), asy
   const rr = samples.filter((s) => s.workload !== 'replication link');
   t.equal(samples.length - rr.length, rttPoints(true), 'the replication link measured at the start and at the end');
   t.equal(rr.length, WORKLOADS.length * 5 * QUICK.runs, 'one sample per workload, mode and run');
-  t.same([...new Set(rr.map((s) => s.mode))].sort(), ['kernel', 'off', 'on', 'poll', 'replay']);
+  t.same([...new Set(rr.map((s) => s.mode))].sort(), ['kernel', 'off', 'on', 'replay', 'sleep']);
   for (const s of rr) {
     t.equal(s.exchanges, QUICK.exchanges, `${s.workload} ${s.mode}: exchanges as asked`);
     t.equal(s.verified, true, `${s.workload} ${s.mode}: replies verified`);
