@@ -38,6 +38,31 @@ export type WorkerEvent =
 const wallNow = () => performance.timeOrigin + performance.now();
 
 
+/** Beats in a row a path may go without while the main thread's traffic speaks for it:
+ *  as many as keep its beats at most half the dead time apart (3 at the defaults, 10 ms
+ *  and 80 ms; none when the dead time is under four intervals). */
+export function skipAtMost(intervalMs: number, deadMs: number): number {
+  return Math.max(0, Math.floor(deadMs / (2 * intervalMs)) - 1);
+}
+
+/** Whether beat number `seq` goes out on a path whose last mark of traffic from the peer
+ *  (HeardBoard, by the main thread) is `markAgeMs` old. Each beat is a wake-up of the
+ *  peer's heartbeat thread (~100 µs of CPU each on the lab's VM, where a beat's arrival
+ *  wakes a halted CPU). While replication traffic flows both ways, the peer's main
+ *  thread marks ours on its own board: the primary marks each CONFIRM, which the backup
+ *  sends right after marking the batch it confirms, and the backup marks each batch it
+ *  confirms. A mark younger than an interval means the peer heard us that recently, so
+ *  the beat adds nothing on that path, and it skips, but never more than `skip` in a
+ *  row (skipAtMost): the peer's per-path state and start-up never rest on marks alone
+ *  (beats stay at most half the dead time apart), and when the traffic
+ *  stops, or either main thread stalls, the marks age and every beat goes out again
+ *  within an interval. Only while we hold the peer alive: a peer not yet heard gets
+ *  every beat. Paths the main thread never marks (the service LAN) always beat. */
+export function beatDue(seq: number, markAgeMs: number, intervalMs: number, peerAlive: boolean, skip: number): boolean {
+  if (!peerAlive || !(markAgeMs < intervalMs)) return true;
+  return seq % (skip + 1) === 0;
+}
+
 function run(d: HeartbeatWorkerData): void {
   const port = parentPort!;
   // Real-time, as corosync's threads: on a machine saturated by traffic, a beat that
@@ -67,18 +92,26 @@ function run(d: HeartbeatWorkerData): void {
     return { path: p, socket: s };
   });
 
-  const beat = () => {
-    if (silenced) return;
-    const msg = encodeBeat(key, { role: d.role, vip: d.vip, seq: seq++, sentAt: wallNow() });
-    for (const { path, socket } of sockets) socket.send(msg, path.port, path.peerAddr, () => undefined);
-  };
-  beat();
-
   // Traffic from the peer seen by the main thread (replication data, confirmations)
   // is evidence of life as good as a beat, once beats have shown the peer alive: it
   // may only prolong a life, never start one (the peer's heartbeat thread may not be
   // running yet, and then it would be declared dead as soon as it goes quiet).
   const board = d.heard ? new HeardBoard(d.heard) : undefined;
+  const skip = skipAtMost(d.intervalMs, d.deadMs);
+
+  const beat = () => {
+    if (silenced) return;
+    const n = seq++;
+    const msg = encodeBeat(key, { role: d.role, vip: d.vip, seq: n, sentAt: wallNow() });
+    const clock = board ? heardClockMs() : 0;
+    for (let i = 0; i < sockets.length; i++) {
+      const mark = board?.read(i);
+      if (!beatDue(n, mark === undefined ? Infinity : clock - mark, d.intervalMs, detector.alive, skip)) continue;
+      const { path, socket } = sockets[i]!;
+      socket.send(msg, path.port, path.peerAddr, () => undefined);
+    }
+  };
+  beat();
   const taken = d.paths.map(() => Number.NEGATIVE_INFINITY);
   const takeBoard = () => {
     if (!board || !detector.alive) return;

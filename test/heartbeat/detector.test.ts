@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Detector } from '../../shared/heartbeat/detector.js';
 import { decodeBeat, encodeBeat } from '../../shared/heartbeat/packet.js';
+import { beatDue, skipAtMost } from '../../shared/heartbeat/worker.js';
 
 t.test('a peer never heard is not declared dead', async (t) => {
   const d = new Detector(['replication', 'service'], 60);
@@ -132,4 +133,21 @@ t.test('nextCheckAt: the dead time after the newest beat, or the first-second ru
   t.equal(d.nextCheckAt(), 1000, '...when its first second ends');
   t.equal(d.check(1000.5).at(-1)?.kind, 'dead');
   t.equal(d.nextCheckAt(), undefined, 'dead, every path down: nothing to wait for');
+});
+
+t.test('beatDue: a path the main thread heard within an interval beats one time in skip + 1, others always', async (t) => {
+  t.same([0, 1, 2, 3, 4, 5, 6, 7, 8].map((seq) => beatDue(seq, 3, 10, true, 3)), [true, false, false, false, true, false, false, false, true]);
+  t.ok([0, 1, 2, 3].every((seq) => beatDue(seq, 10, 10, true, 3)), 'a mark an interval old speaks for nothing');
+  t.ok([0, 1, 2, 3].every((seq) => beatDue(seq, Infinity, 10, true, 3)), 'never marked (the service path)');
+  t.ok([0, 1, 2, 3].every((seq) => beatDue(seq, 0, 10, false, 3)), 'a peer not held alive gets every beat');
+  t.ok([0, 1, 2, 3].every((seq) => beatDue(seq, 3, 10, true, 0)), 'skip 0: every beat');
+});
+
+t.test('skipAtMost: beats at most half the dead time apart', async (t) => {
+  t.equal(skipAtMost(10, 80), 3, 'the defaults: every 4th beat, 40 ms apart');
+  t.equal(skipAtMost(10, 60), 2);
+  t.equal(skipAtMost(10, 30), 0, 'a dead time under four intervals: never skip');
+  t.equal(skipAtMost(20, 60), 0);
+  t.equal(skipAtMost(50, 150), 0);
+  t.equal(skipAtMost(10, 1000), 49);
 });

@@ -1,8 +1,10 @@
 // Two heartbeat threads over real UDP on loopback addresses (127.0.0.1 and 127.0.0.2):
 // no root, no namespace.
 import t, { type Test } from 'tap';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { HeartbeatPeer } from '../../shared/heartbeat/peer.js';
+import { encodeBeat } from '../../shared/heartbeat/packet.js';
 
 const key = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
 const vip = 0xc0000264;
@@ -92,4 +94,51 @@ t.test('heard() alone never makes a peer alive (it may only prolong a life beats
   await new Promise((r) => setTimeout(r, 200));
   clearInterval(marking);
   t.notOk(alive);
+});
+
+t.test('beats skip the replication path while the main thread hears the peer there (10 ms / 60 ms: 2 in a row at most)', async (t) => {
+  // The backup here is two plain UDP sockets that beat like one and count what arrives.
+  const base = port();
+  const primary = new HeartbeatPeer({
+    keyHex: key, vip, role: 'primary', intervalMs: 10, deadMs: 60,
+    paths: [
+      { name: 'replication', localAddr: '127.0.0.1', port: base, peerAddr: '127.0.0.2' },
+      { name: 'service', localAddr: '127.0.0.1', port: base + 1, peerAddr: '127.0.0.2' },
+    ],
+  });
+  const got = { replication: 0, service: 0 };
+  const socks = await Promise.all((['replication', 'service'] as const).map(async (name, i) => {
+    const s = dgram.createSocket('udp4');
+    s.on('message', () => { got[name]++; });
+    await new Promise<void>((r) => s.bind(base + i, '127.0.0.2', r));
+    return s;
+  }));
+  let seq = 0;
+  const beating = setInterval(() => {
+    const msg = encodeBeat(Buffer.from(key, 'hex'), { role: 'backup', vip, seq: seq++, sentAt: performance.timeOrigin + performance.now() });
+    socks.forEach((s, i) => s.send(msg, base + i, '127.0.0.1'));
+  }, 10);
+  t.teardown(async () => {
+    clearInterval(beating);
+    await primary.close();
+    for (const s of socks) s.close();
+  });
+  const alive = once(primary, 'alive');
+  primary.start();
+  await alive;
+  const count = async (ms: number) => {
+    got.replication = got.service = 0;
+    await new Promise((r) => setTimeout(r, ms));
+    return { ...got };
+  };
+
+  const marking = setInterval(() => primary.heard('replication'), 2);
+  const marked = await count(400);
+  clearInterval(marking);
+  await new Promise((r) => setTimeout(r, 30)); // the last mark ages past an interval
+  const quiet = await count(400);
+  t.ok(marked.service >= 20, `service path beat all along: ${marked.service} in 400 ms`);
+  t.ok(marked.replication >= marked.service / 8 && marked.replication <= marked.service / 2,
+    `while marked, about one replication beat in three: ${marked.replication} against ${marked.service}`);
+  t.ok(quiet.replication >= quiet.service * 0.8, `marks stopped: every beat again, ${quiet.replication} against ${quiet.service}`);
 });
