@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsPidsSync, killNetnsSync } from '../../lab/netns.js';
@@ -50,6 +50,23 @@ net.createServer((s) => { s.on('error', () => {}); s.end('hi\\n'); }).listen(Num
   console.error('a line on stderr');
 });
 `;
+
+/** True once `pid` has exited (gone or a zombie) within `ms`. */
+async function goneWithin(pid: number, ms: number): Promise<boolean> {
+  const alive = () => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  const until = Date.now() + ms;
+  while (alive()) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
 
 const node = (script: string, ...args: string[]) => [process.execPath, '-e', script, ...args];
 
@@ -152,7 +169,10 @@ setInterval(() => {}, 1000); // wait for SIGINT
     t.not(sig, 'SIGKILL', `${how}: the parent ended by itself (code ${code}, signal ${sig})`);
     const pid = Number(/child (\d+)/.exec(out)?.[1]);
     t.ok(pid > 0, `${how}: the child started (${out.trim()} ${errText.slice(-500)})`);
-    t.notOk(existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z', `${how}: the child is gone`);
+    // SIGKILL is sent before the parent exits, but the child's own exit (tearing down a
+    // Node heap) completes asynchronously: the CI run of da7ec4e saw it still running
+    // right after the parent's exit. Gone within 2 s is the contract, not gone at once.
+    t.ok(await goneWithin(pid, 2000), `${how}: the child is gone`);
     t.same(netnsPidsSync(ns), [], `${how}: nothing left in the namespace`);
   }
 });
