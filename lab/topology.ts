@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseConfig, type ConfigInput } from '../shared/config.js';
 import { IntactError } from '../shared/errors.js';
 import { logger } from '../shared/log.js';
+import type { IpLink } from '../shared/ip-json.js';
 import {
   BRIDGE_IF,
   DEFAULT_STATE_ROOT,
@@ -323,16 +324,6 @@ export function nsSpawn(netns: string, argv: readonly string[], opts: SpawnOptio
 }
 
 // ---------------------------------------------------------------- status
-
-interface IpLink {
-  ifname: string;
-  operstate: string;
-  address?: string;
-  master?: string;
-  link?: string;
-  flags?: string[];
-  addr_info?: { family: string; local: string; prefixlen: number }[];
-}
 
 export interface LinkStatus {
   name: string;

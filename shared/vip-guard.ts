@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { IntactError } from './errors.js';
+import type { IpLink } from './ip-json.js';
 
 export interface KernelAddress {
   ifname: string;
@@ -31,7 +32,7 @@ export function kernelAddresses(netns?: string): KernelAddress[] {
   } catch (e) {
     throw new IntactError('ERR_INTACT_NETNS', `cannot list the addresses of network namespace ${netns}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
-  const links = JSON.parse(out) as Array<{ ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>;
+  const links = JSON.parse(out) as IpLink[];
   return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ ifname: l.ifname, address: a.local, prefixLength: a.prefixlen })));
 }
 
