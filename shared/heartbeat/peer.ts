@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker.js';
 import { logger } from '../log.js';
+import { LogLimiter } from '../log-limit.js';
 import type { Config } from '../config.js';
 import { toIpv4U32 } from '../wire/addr.js';
 import type { HeartbeatWorkerData, WorkerEvent } from './worker.js';
@@ -24,6 +25,7 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
   private worker: Worker | undefined;
   private readonly log = logger('heartbeat');
   readonly refusedCount = new Map<string, number>();
+  private readonly refusals = new LogLimiter();
   private readonly board: HeardBoard;
   private readonly pathIndex: Map<string, number>;
 
@@ -72,7 +74,11 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
       case 'refused': {
         const n = (this.refusedCount.get(e.reason) ?? 0) + 1;
         this.refusedCount.set(e.reason, n);
-        if (n === 1 || n % 1000 === 0) this.log.warn({ path: e.path, reason: e.reason, count: n }, 'heartbeat refused');
+        // One policy with the backup's replication refusals: a line per path and reason,
+        // then one a minute with the count (a forged or misconfigured peer beats 100
+        // times a second; every 1000th, as before, was a line every 10 s).
+        const seen = this.refusals.admit(`${e.path} ${e.reason}`);
+        if (seen.log) this.log.warn({ path: e.path, reason: e.reason, count: n, since: seen.suppressed }, 'heartbeat refused');
         this.emit('refused', e.path, e.reason);
         break;
       }

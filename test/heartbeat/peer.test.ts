@@ -67,6 +67,23 @@ t.test('beats with the wrong key are refused and never make the peer alive', asy
   t.notOk(alive, 'the primary never believed in a backup it cannot authenticate');
 });
 
+t.test('a peer refused a hundred times a second gets one log line per path and reason, with its count', async (t) => {
+  const { primary, backup } = pair(port(), [key, 'ffffffffffffffffffffffffffffffff']);
+  t.teardown(() => Promise.all([primary.close(), backup.close()]));
+  const lines: Array<Record<string, unknown>> = [];
+  // The peer's logger, seen from the test: what an operator would read.
+  (primary as unknown as { log: { warn: (o: Record<string, unknown>) => void } }).log = { warn: (o) => lines.push(o) };
+  let refused = 0;
+  primary.on('refused', () => refused++);
+  backup.start();
+  primary.start();
+  await once(primary, 'refused');
+  await new Promise((r) => setTimeout(r, 400));
+  t.ok(refused >= 20, `refused ${refused} beats`);
+  t.same(lines.map((l) => `${l.path} ${l.reason}`).sort(), ['replication bad-mac', 'service bad-mac'], JSON.stringify(lines));
+  t.equal(primary.refusedCount.get('bad-mac'), refused, 'every refusal is counted, logged or not');
+});
+
 t.test('traffic the main thread saw (heard) keeps a peer alive whose beats stopped, until it stops too', async (t) => {
   const { primary, backup } = await alivePair(t);
   // Past the detector's start-up window, where the dead time is longer.
