@@ -10,7 +10,7 @@
 // primary and backup namespaces), the yardstick of issue 4's latency target.
 import { join } from 'node:path';
 import { IntactError } from '../../shared/errors.js';
-import { DEFAULT_HEARTBEAT } from '../../shared/config.js';
+import { DEFAULT_BUSY_POLL_US, DEFAULT_HEARTBEAT } from '../../shared/config.js';
 import { findNode, replicationAddress, type LabPlan } from '../../lab/plan.js';
 import { nsExec } from '../../lab/topology.js';
 import { startProcess, type ManagedProcess } from '../lib/process.js';
@@ -177,6 +177,12 @@ export function labWithDeadTime(lab: LabPlan, dir: string, deadTimeMs: number): 
 export const SCENARIO_DEAD_TIME_MS = 1000;
 
 /** The overhead reports' line on the dead time and on runs voided and run again. */
+/** "replication.busyPollUs = 200 (the default)", or "(--set)" for any other value: how
+ *  the scenarios' notes name the polling their intact processes ran with. */
+export function busyPollSetting(us: number): string {
+  return `replication.busyPollUs = ${us} (${us === DEFAULT_BUSY_POLL_US ? 'the default' : '--set'})`;
+}
+
 export function deadTimeNote(retries: readonly string[]): string {
   return `The failure detector's dead time is ${SCENARIO_DEAD_TIME_MS} ms here (the default is ${DEFAULT_HEARTBEAT.deadTimeMs} ms): replication is measured, not detection. Runs voided by a server exiting mid-run (e.g. a false takeover) and run again: ${retries.length ? retries.join('; ') : 'none'}.`;
 }

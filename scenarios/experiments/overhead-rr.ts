@@ -26,7 +26,7 @@ import { thesisResults } from '../thesis.js';
 import { runScenarioClient } from '../lib/programs.js';
 import { quantile } from '../lib/stats.js';
 import { REPO_ROOT } from '../lib/repo.js';
-import { deadTimeNote, labWithDeadTime, measureReplicationRtt, MODE_LABEL, MODE_SHORT, MODES_RR as MODES, SCENARIO_DEAD_TIME_MS, withServer, type LinkRtt, type Mode } from './modes.js';
+import { deadTimeNote, labWithDeadTime, measureReplicationRtt, busyPollSetting, MODE_LABEL, MODE_SHORT, MODES_RR as MODES, SCENARIO_DEAD_TIME_MS, withServer, type LinkRtt, type Mode } from './modes.js';
 
 export interface RrWorkload {
   /** "4-2 1000/1000" style id. */
@@ -341,8 +341,8 @@ export function result(samples: Sample[], rtt: CombinedRtt | null, errors: strin
       : 'Replication link round trip: not measured (see errors).',
     'The thesis replicated asynchronously (NetVM remote writes, no wait for the backup), so its overhead excludes a round trip to the backup; intact waits for the backup\'s confirmation before the reply may leave.',
     busyPollUs > 0
-      ? `replication.busyPollUs = ${busyPollUs}${busyPollUs === DEFAULT_BUSY_POLL_US ? ' (the default)' : ' (--set)'} in on and replay: after its replication traffic the primary and the backup poll the link for up to ${busyPollUs} µs instead of sleeping (the window adapted to the gaps between messages, yielding the CPU to any other runnable process each round), so no exchange waits for an idle CPU to wake (see "machine" for how this machine's idle CPUs wait). A polling primary also reads the client's next request sooner, which off (no link, no polling) does not. off and kernel sleep as usual, and the link's round trip above is measured between sleeping processes.`
-      : 'replication.busyPollUs = 0 (--set) in on and replay: the primary and the backup sleep between replication messages.',
+      ? `${busyPollSetting(busyPollUs)} in on and replay: after its replication traffic the primary and the backup poll the link for up to ${busyPollUs} µs instead of sleeping (the window adapted to the gaps between messages, yielding the CPU to any other runnable process each round), so no exchange waits for an idle CPU to wake (see "machine" for how this machine's idle CPUs wait). A polling primary also reads the client's next request sooner, which off (no link, no polling) does not. off and kernel sleep as usual, and the link's round trip above is measured between sleeping processes.`
+      : `${busyPollSetting(busyPollUs)} in on and replay: the primary and the backup sleep between replication messages.`,
     'sleep = on with replication.busyPollUs = 0 on both hosts: each exchange with a backup pays two wake-ups of an idle CPU more than without (the backup\'s for the batch, the primary\'s for the CONFIRM).',
     deadTimeNote(retries),
   ];

@@ -14,7 +14,7 @@ import { defineScenario, type Sample, type ScenarioContext, type ScenarioResult 
 import { thesisResults } from '../thesis.js';
 import { runScenarioClient } from '../lib/programs.js';
 import { quantile } from '../lib/stats.js';
-import { deadTimeNote, labWithDeadTime, MODE_LABEL, MODE_SHORT, MODES_WITH_REPLAY as MODES, SCENARIO_DEAD_TIME_MS, withServer, type BaseMode as Mode, type ServerSpec } from './modes.js';
+import { busyPollSetting, deadTimeNote, labWithDeadTime, MODE_LABEL, MODE_SHORT, MODES_WITH_REPLAY as MODES, SCENARIO_DEAD_TIME_MS, withServer, type BaseMode as Mode, type ServerSpec } from './modes.js';
 import { cpuMsOf, idlePercent, machineCpu, pin, placement, type CpuLayout } from '../lib/cpus.js';
 
 export type Direction = 'to' | 'from';
@@ -308,8 +308,8 @@ export function result(samples: Sample[], errors: string[], retries: string[], b
       'The sinks (intact\'s app and the kernel reference) sha256 with hash-wasm (~330 MB/s here), which bounds every client → server figure on this machine, the kernel\'s included. The sources generate the seeded stream with AES-128-CTR (~5 GB/s, shared/stream.ts) and the client verifies it with OpenSSL\'s sha256.',
       LAYOUT_NOTE[cpus],
       busyPollUs > 0
-        ? `replication.busyPollUs = ${busyPollUs}${busyPollUs === DEFAULT_BUSY_POLL_US ? ' (the default)' : ' (--set)'}: with a backup, the primary and the backup poll the replication link for up to ${busyPollUs} µs after its traffic instead of sleeping, yielding the CPU to any other runnable process each round; in a bulk transfer the gaps are short, so each polls throughout.`
-        : 'replication.busyPollUs = 0 (--set): the primary and the backup sleep between replication messages.',
+        ? `${busyPollSetting(busyPollUs)}: with a backup, the primary and the backup poll the replication link for up to ${busyPollUs} µs after its traffic instead of sleeping, yielding the CPU to any other runnable process each round; in a bulk transfer the gaps are short, so each polls throughout.`
+        : `${busyPollSetting(busyPollUs)}: the primary and the backup sleep between replication messages.`,
       WARMUP_NOTE,
       'machine idle %: the share of all CPUs\' time that was idle during the measured transfer (/proc/stat), median over runs. Near 0 the run was bound by CPU, and with the client, the primary and the backup on one machine "on" pays for the backup\'s CPU too; well above 0 it was bound by latency or windows.',
       'CPU ms/MB: user + system time of the server process (every thread, from /proc, 10 ms steps) over the transfer, per MB moved, and of the backup. "primary-bound on / off" = off\'s server CPU per MB / on\'s: the ratio a primary whose own CPU is the only limit would see (a backup on another host, a client that keeps up). A model from measured CPU, not a measured throughput. The kernel\'s network work (softirq on the veth pairs) is charged to whichever process runs when it happens, so the kernel reference\'s CPU and the split between processes are approximate.',
