@@ -72,13 +72,12 @@ export class HeartbeatPeer extends EventEmitter<HeartbeatPeerEvents> {
       case 'path-down': this.emit('path-down', e.path, e.at); break;
       case 'path-up': this.emit('path-up', e.path, e.at); break;
       case 'refused': {
-        const n = (this.refusedCount.get(e.reason) ?? 0) + 1;
-        this.refusedCount.set(e.reason, n);
+        this.refusedCount.set(e.reason, (this.refusedCount.get(e.reason) ?? 0) + 1);
         // One policy with the backup's replication refusals: a line per path and reason,
         // then one a minute with the count (a forged or misconfigured peer beats 100
         // times a second; every 1000th, as before, was a line every 10 s).
         const seen = this.refusals.admit(`${e.path} ${e.reason}`);
-        if (seen.log) this.log.warn({ path: e.path, reason: e.reason, count: n, since: seen.suppressed }, 'heartbeat refused');
+        if (seen.log) this.log.warn({ path: e.path, reason: e.reason, count: seen.count, since: seen.suppressed }, 'heartbeat refused');
         this.emit('refused', e.path, e.reason);
         break;
       }

@@ -81,6 +81,7 @@ t.test('a peer refused a hundred times a second gets one log line per path and r
   await new Promise((r) => setTimeout(r, 400));
   t.ok(refused >= 20, `refused ${refused} beats`);
   t.same(lines.map((l) => `${l.path} ${l.reason}`).sort(), ['replication bad-mac', 'service bad-mac'], JSON.stringify(lines));
+  t.same(lines.map((l) => l.count), [1, 1], 'each line counts its own path and reason');
   t.equal(primary.refusedCount.get('bad-mac'), refused, 'every refusal is counted, logged or not');
 });
 
